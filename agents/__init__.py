@@ -1,0 +1,1 @@
+"""The agent engine: planner, executor, orchestrator, LLM providers. No HTTP in here."""

@@ -1,0 +1,55 @@
+"""Progress events: numbered per task, stored, and published to Channels after commit.
+
+A client that missed events (a reconnect, channels-redis dropping past its capacity)
+sees a gap in `seq` and reads the missing ones back from TaskEvent.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+from django.db.models import F
+
+from .models import Task, TaskEvent
+
+log = logging.getLogger(__name__)
+
+
+def task_group(task_id: str) -> str:
+    return f"task.{task_id}"
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def emit(task_id: str, type_: str, payload: dict[str, Any]) -> int:
+    """Store the event with the task's next sequence number; publish it once committed."""
+    with transaction.atomic():
+        Task.objects.filter(id=task_id).update(event_seq=F("event_seq") + 1)
+        seq, user_id = Task.objects.filter(id=task_id).values_list("event_seq", "user_id").get()
+        TaskEvent.objects.create(task_id=task_id, seq=seq, type=type_, payload=payload)
+        message = {"type": "task.event", "event": {"taskId": task_id, "seq": seq, "type": type_, **payload}}
+        transaction.on_commit(lambda: publish(task_id, user_id, message))
+    return seq
+
+
+def publish(task_id: str, user_id: int, message: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(task_group(task_id), message)
+        async_to_sync(layer.group_send)(user_group(user_id), message)
+    except Exception:  # the event is stored: a client refills it from the database
+        log.warning("publishing event %s of task %s failed", message["event"]["seq"], task_id, exc_info=True)
+
+
+def since(task_id: str, after_seq: int) -> list[dict[str, Any]]:
+    return [
+        {"taskId": task_id, "seq": e.seq, "type": e.type, **e.payload}
+        for e in TaskEvent.objects.filter(task_id=task_id, seq__gt=after_seq).order_by("seq")
+    ]

@@ -1,0 +1,69 @@
+"""Leases: which worker may run a task's next step, taken and released by conditional UPDATE.
+
+A lease that is not renewed lapses; the sweeper re-enqueues such tasks, so a killed
+worker delays a task but never loses it.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from .models import Task, TaskStatus as S
+
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def new_token() -> str:
+    return f"{WORKER_ID}:{uuid.uuid4().hex[:8]}"
+
+
+def take(task_id: str, token: str, statuses: tuple[str, ...] = (S.EXECUTING,)) -> bool:
+    """Take the lease if the task is in `statuses` and nobody holds a live lease."""
+    now = timezone.now()
+    return (
+        Task.objects.filter(id=task_id, status__in=statuses)
+        .filter(Q(lease_owner__isnull=True) | Q(lease_expires_at__lt=now))
+        .update(
+            lease_owner=token,
+            lease_expires_at=now + timedelta(seconds=settings.AGENT_LEASE_SECONDS),
+            heartbeat_at=now,
+        )
+        == 1
+    )
+
+
+def heartbeat(task_id: str, token: str) -> bool:
+    now = timezone.now()
+    return (
+        Task.objects.filter(id=task_id, lease_owner=token).update(
+            lease_expires_at=now + timedelta(seconds=settings.AGENT_LEASE_SECONDS), heartbeat_at=now
+        )
+        == 1
+    )
+
+
+def release(task_id: str, token: str, **fields: Any) -> bool:
+    """Release our lease, writing `fields` in the same UPDATE; False if we no longer held it."""
+    return (
+        Task.objects.filter(id=task_id, lease_owner=token).update(
+            lease_owner=None, lease_expires_at=None, updated_at=timezone.now(), **fields
+        )
+        == 1
+    )
+
+
+def lapsed(limit: int = 100) -> list[tuple[str, str]]:
+    """Active tasks whose lease lapsed, or that nobody leased for a lease period: (id, priority)."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.AGENT_LEASE_SECONDS)
+    rows = Task.objects.filter(status__in=(S.PLANNING, S.EXECUTING)).filter(
+        Q(lease_expires_at__lt=now) | Q(lease_owner__isnull=True, updated_at__lt=stale)
+    )
+    return list(rows.values_list("id", "priority")[:limit])

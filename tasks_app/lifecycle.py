@@ -1,0 +1,88 @@
+"""The task state machine: the only writer of Task.status.
+
+Every transition is one conditional UPDATE (`WHERE id = ? AND status IN (...)`) that
+reports whether it won, so two racing callers can never both succeed or leave a task
+in a state the table does not allow. Never read-modify-write a status.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils import timezone
+
+from .models import Task, TaskStatus as S
+
+TERMINAL = frozenset({S.COMPLETED, S.FAILED, S.CANCELLED})
+ACTIVE = frozenset({S.PLANNING, S.EXECUTING})  # a worker may be holding the task
+
+
+@dataclass(frozen=True)
+class Transition:
+    name: str
+    sources: frozenset[str]
+    target: str
+
+
+TRANSITIONS: dict[str, Transition] = {
+    t.name: t
+    for t in [
+        # start a run: a new task, or a new run of a finished one (retry, schedule, replay)
+        Transition("start", frozenset({S.PENDING, S.COMPLETED, S.FAILED, S.CANCELLED}), S.PLANNING),
+        Transition("planned", frozenset({S.PLANNING}), S.EXECUTING),
+        Transition("pause", frozenset({S.PLANNING, S.EXECUTING, S.AWAITING_APPROVAL}), S.PAUSED),
+        Transition("resume", frozenset({S.PAUSED}), S.EXECUTING),
+        Transition("await_approval", frozenset({S.EXECUTING}), S.AWAITING_APPROVAL),
+        Transition("approved", frozenset({S.AWAITING_APPROVAL}), S.EXECUTING),
+        Transition("complete", frozenset({S.EXECUTING}), S.COMPLETED),
+        Transition("fail", frozenset({S.PLANNING, S.EXECUTING, S.AWAITING_APPROVAL, S.PAUSED}), S.FAILED),
+        Transition(
+            "cancel",
+            frozenset({S.PENDING, S.PLANNING, S.EXECUTING, S.PAUSED, S.AWAITING_APPROVAL}),
+            S.CANCELLED,
+        ),
+    ]
+}
+
+
+class TransitionNotAllowed(Exception):
+    """The task's current status does not allow the requested transition."""
+
+    def __init__(self, task_id: str, name: str, current: str | None):
+        self.task_id, self.name, self.current = task_id, name, current
+        allowed = ", ".join(sorted(TRANSITIONS[name].sources))
+        super().__init__(
+            f"cannot {name.replace('_', ' ')} task {task_id}: it is {current or 'missing'}"
+            f" (allowed from: {allowed})"
+        )
+
+
+def _stamps(target: str) -> dict[str, Any]:
+    now = timezone.now()
+    if target == S.COMPLETED:
+        return {"completed_at": now, "lease_owner": None, "lease_expires_at": None}
+    if target == S.FAILED:
+        return {"failed_at": now, "lease_owner": None, "lease_expires_at": None}
+    if target == S.CANCELLED:
+        return {"lease_owner": None, "lease_expires_at": None}
+    return {}
+
+
+def apply(task_id: str, name: str, **fields: Any) -> bool:
+    """Apply transition `name` if the task's status allows it; True if this call won."""
+    transition = TRANSITIONS[name]
+    updated = Task.objects.filter(id=task_id, status__in=transition.sources).update(
+        status=transition.target, updated_at=timezone.now(), **_stamps(transition.target), **fields
+    )
+    return updated == 1
+
+
+def require(task_id: str, name: str, **fields: Any) -> None:
+    """Like apply(), but raise TransitionNotAllowed naming the current status when it loses."""
+    if not apply(task_id, name, **fields):
+        current = Task.objects.filter(id=task_id).values_list("status", flat=True).first()
+        raise TransitionNotAllowed(task_id, name, current)
+
+
+def allowed(status: str, name: str) -> bool:
+    return status in TRANSITIONS[name].sources

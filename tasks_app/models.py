@@ -1,0 +1,184 @@
+"""The store: tasks, their step executions, events and metrics.
+
+Only lifecycle.py writes Task.status; everything else goes through services or the
+engine. Field names are the seed's (snake_case here, camelCase on the wire).
+"""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from .ids import new_id
+
+
+class TaskStatus(models.TextChoices):
+    PENDING = "pending"
+    PLANNING = "planning"
+    EXECUTING = "executing"
+    PAUSED = "paused"
+    AWAITING_APPROVAL = "awaiting_approval"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class Priority(models.TextChoices):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class StepStatus(models.TextChoices):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class Project(models.Model):
+    id = models.CharField(primary_key=True, max_length=32, default=new_id, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="projects")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user"])]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Task(models.Model):
+    id = models.CharField(primary_key=True, max_length=32, default=new_id, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tasks")
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks")
+
+    # Basic info
+    title = models.CharField(max_length=200)
+    description = models.TextField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=TaskStatus.choices, default=TaskStatus.PENDING)
+    priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.MEDIUM)
+
+    # Agent configuration
+    agent_type = models.CharField(max_length=50, null=True, blank=True)
+    agent_model = models.CharField(max_length=100, null=True, blank=True)
+    agent_config = models.JSONField(null=True, blank=True)
+
+    # Execution plan
+    plan = models.JSONField(null=True, blank=True)
+    plan_tokens = models.IntegerField(default=0)
+    plan_credits = models.IntegerField(default=0)
+
+    # Execution tracking
+    attempts = models.IntegerField(default=0)  # how many runs were started
+    current_step = models.IntegerField(default=0)  # steps finished in the current run
+    total_steps = models.IntegerField(default=0)
+    tool_calls = models.IntegerField(default=0)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+
+    # Results and state
+    result = models.JSONField(null=True, blank=True)
+    execution_trace = models.JSONField(null=True, blank=True)
+    error = models.TextField(null=True, blank=True)
+
+    # Resource usage
+    total_tokens = models.IntegerField(default=0)
+    total_credits = models.IntegerField(default=0)
+    execution_time = models.IntegerField(default=0)  # milliseconds
+
+    # Lease: the worker holding it runs the next step; a lapsed lease is swept.
+    lease_owner = models.CharField(max_length=64, null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    event_seq = models.IntegerField(default=0)  # last per-task event sequence number
+
+    # Metadata
+    due_date = models.DateTimeField(null=True, blank=True)
+    tags = models.JSONField(default=list, blank=True)  # list of strings, on SQLite and PostgreSQL
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["user"]),
+            models.Index(fields=["project"]),
+            models.Index(fields=["user", "status"]),
+            models.Index(fields=["user", "created_at"]),
+            models.Index(fields=["status", "priority"]),  # queue polling
+            models.Index(fields=["status", "lease_expires_at"]),  # the sweeper
+        ]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.status})"
+
+
+class TaskExecution(models.Model):
+    """One step of one run. Unique per (task, run, step): a redelivered message finds it."""
+
+    id = models.CharField(primary_key=True, max_length=32, default=new_id, editable=False)
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="executions")
+    run = models.IntegerField(default=1)
+    step = models.IntegerField()
+    action = models.CharField(max_length=100)
+    tool = models.CharField(max_length=50, null=True, blank=True)
+    input = models.JSONField(default=dict)
+    output = models.JSONField(null=True, blank=True)
+    reasoning = models.TextField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=StepStatus.choices)
+    error = models.TextField(null=True, blank=True)
+    side_effect = models.CharField(max_length=20, default="read")
+    idempotency_key = models.CharField(max_length=120)
+    tokens = models.IntegerField(default=0)
+    credits = models.IntegerField(default=0)
+    duration = models.IntegerField(default=0)  # milliseconds
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["task", "step"]), models.Index(fields=["task", "created_at"])]
+        constraints = [models.UniqueConstraint(fields=["task", "run", "step"], name="one_row_per_step")]
+        ordering = ["run", "step"]
+
+    def __str__(self) -> str:
+        return f"{self.task_id} run {self.run} step {self.step}: {self.action}"
+
+
+class TaskEvent(models.Model):
+    """Every published event, numbered per task, so a client can ask for what it missed."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="events")
+    seq = models.IntegerField()
+    type = models.CharField(max_length=30)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["task", "seq"], name="one_event_per_seq")]
+        ordering = ["task", "seq"]
+
+
+class AgentMetrics(models.Model):
+    id = models.CharField(primary_key=True, max_length=32, default=new_id, editable=False)
+    agent_type = models.CharField(max_length=50)
+    tasks_completed = models.IntegerField(default=0)
+    tasks_failed = models.IntegerField(default=0)
+    total_tokens = models.IntegerField(default=0)
+    total_credits = models.IntegerField(default=0)
+    avg_duration = models.IntegerField(default=0)  # milliseconds
+    success_rate = models.FloatField(default=0)  # 0-100
+    date = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["agent_type", "date"], name="one_metrics_row_per_day")]
+        indexes = [models.Index(fields=["agent_type"]), models.Index(fields=["date"])]
+        verbose_name_plural = "agent metrics"

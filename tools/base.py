@@ -1,0 +1,121 @@
+"""The tool protocol: a Tool is a family of typed actions.
+
+Each action has a pydantic input model (its JSON schema is what the LLM sees), a
+side-effect class, a credit cost from the seed's "Credit Costs", and a function
+`(params, context) -> JSON-able output`. Tools never import the Django app: what they
+need from the outside world arrives in the ToolContext.
+"""
+from __future__ import annotations
+
+import enum
+import inspect
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .egress import EgressPolicy
+from .errors import ToolInputError
+
+
+class SideEffect(str, enum.Enum):
+    READ = "read"  # safe to retry
+    WRITE = "write"  # retried only with an idempotency key the target honours
+    IRREVERSIBLE = "irreversible"  # never sent twice (email, payment)
+
+
+class ToolInput(BaseModel):
+    """Base of every action's input: unknown fields are errors, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class LLMClient(Protocol):
+    """What the ai tool needs from a provider (agents.llm.base.Provider satisfies it)."""
+
+    name: str
+
+    def complete(self, *, system: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None,
+                 model: str | None = None, max_tokens: int = 1024) -> Any: ...
+
+
+@dataclass
+class ToolContext:
+    """Everything a tool call may know about its surroundings."""
+
+    task_id: str = ""
+    user_id: int | None = None
+    user_email: str = ""
+    idempotency_key: str = ""
+    model: str | None = None
+    egress: EgressPolicy = field(default_factory=EgressPolicy.from_settings)
+    llm: LLMClient | None = None
+    credentials: dict[str, Any] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)  # per-task tool state (browser session ...)
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("tools"))
+    tokens_used: int = 0  # tools that call the LLM add their usage here
+
+
+@dataclass(frozen=True)
+class Action:
+    tool: str
+    name: str
+    fn: Callable[[Any, ToolContext], Any]
+    input_model: type[ToolInput]
+    side_effect: SideEffect
+    credits: int
+    description: str
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.tool}.{self.name}"
+
+    @property
+    def llm_name(self) -> str:
+        """Anthropic tool names allow [a-zA-Z0-9_-] only: http.get becomes http__get."""
+        return f"{self.tool}__{self.name}"
+
+    def validate(self, params: dict[str, Any]) -> ToolInput:
+        try:
+            return self.input_model.model_validate(params)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or '(input)'}: {err['msg']}" for err in exc.errors()
+            )
+            raise ToolInputError(f"invalid input for {self.qualified_name}: {problems}") from None
+
+    def json_schema(self) -> dict[str, Any]:
+        schema = self.input_model.model_json_schema(by_alias=True)
+        schema.pop("title", None)
+        return schema
+
+    def run(self, params: dict[str, Any], context: ToolContext) -> Any:
+        return self.fn(self.validate(params), context)
+
+
+class Tool:
+    """A family of actions; modules declare one and decorate their functions with it."""
+
+    def __init__(self, name: str, description: str):
+        self.name = name
+        self.description = description
+        self.actions: dict[str, Action] = {}
+
+    def action(
+        self, name: str, *, side_effect: SideEffect = SideEffect.READ, credits: int = 5
+    ) -> Callable[[Callable[[Any, ToolContext], Any]], Callable[[Any, ToolContext], Any]]:
+        def register(fn: Callable[[Any, ToolContext], Any]) -> Callable[[Any, ToolContext], Any]:
+            input_model = next(iter(inspect.signature(fn, eval_str=True).parameters.values())).annotation
+            self.actions[name] = Action(
+                tool=self.name,
+                name=name,
+                fn=fn,
+                input_model=input_model,
+                side_effect=side_effect,
+                credits=credits,
+                description=inspect.cleandoc(fn.__doc__ or name),
+            )
+            return fn
+
+        return register

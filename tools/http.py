@@ -1,0 +1,136 @@
+"""http: GET/POST to web APIs under the egress policy, with time and size caps.
+
+Redirects are followed by hand so that every hop is checked against the policy.
+"""
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Literal
+from urllib.parse import urljoin
+
+import requests
+from pydantic import Field
+
+from .base import SideEffect, Tool, ToolContext, ToolInput
+from .errors import ToolError, ToolInputError, TransientToolError
+
+tool = Tool("http", "Make HTTP requests to APIs.")
+
+MAX_REDIRECTS = 5
+MAX_BATCH = 50
+TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+def _limits() -> tuple[int, int]:
+    from django.conf import settings
+
+    return settings.AGENT_HTTP_TIMEOUT_S, settings.AGENT_HTTP_MAX_BYTES
+
+
+def _read_capped(response: requests.Response, max_bytes: int) -> bytes:
+    body = bytearray()
+    for chunk in response.iter_content(64 * 1024):
+        body += chunk
+        if len(body) > max_bytes:
+            response.close()
+            raise ToolError(f"response from {response.url} is larger than {max_bytes} bytes")
+    return bytes(body)
+
+
+def request(
+    method: str, url: str, context: ToolContext, *, headers: dict[str, str] | None = None,
+    body: Any = None, timeout_s: float | None = None,
+) -> dict[str, Any]:
+    """One request under the egress policy; returns status, headers and the decoded body."""
+    default_timeout, max_bytes = _limits()
+    timeout = min(timeout_s or default_timeout, default_timeout * 4)
+    headers = dict(headers or {})
+    if method != "GET" and context.idempotency_key:
+        headers.setdefault("Idempotency-Key", context.idempotency_key)
+    for _ in range(MAX_REDIRECTS + 1):
+        context.egress.check_url(url)
+        try:
+            response = requests.request(
+                method, url, headers=headers, timeout=timeout, allow_redirects=False, stream=True,
+                **({"json": body} if body is not None else {}),
+            )
+        except requests.Timeout as exc:
+            raise TransientToolError(f"{method} {url} timed out after {timeout}s") from exc
+        except requests.ConnectionError as exc:
+            raise TransientToolError(f"{method} {url} could not connect: {exc.__class__.__name__}") from exc
+        if response.is_redirect and "location" in response.headers:
+            url = urljoin(url, response.headers["location"])
+            method = "GET" if response.status_code in (301, 302, 303) else method
+            body = None if method == "GET" else body
+            response.close()
+            continue
+        return _decode(method, url, response, max_bytes)
+    raise ToolError(f"{method} {url}: more than {MAX_REDIRECTS} redirects")
+
+
+def _decode(method: str, url: str, response: requests.Response, max_bytes: int) -> dict[str, Any]:
+    raw = _read_capped(response, max_bytes)
+    text = raw.decode(response.encoding or "utf-8", errors="replace")
+    try:
+        data: Any = json.loads(text) if text else None
+    except ValueError:
+        data = text
+    if response.status_code in TRANSIENT_STATUSES:
+        raise TransientToolError(f"{method} {url} answered {response.status_code}")
+    if response.status_code >= 400:
+        raise ToolError(f"{method} {url} answered {response.status_code}: {text[:300]}")
+    return {"status": response.status_code, "url": url, "body": data}
+
+
+class GetInput(ToolInput):
+    url: str = Field(description="Absolute http(s) URL", max_length=2048)
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout_s: float | None = Field(default=None, gt=0, alias="timeoutS")
+
+
+class PostInput(GetInput):
+    body: Any = None
+
+
+class BatchInput(ToolInput):
+    urls: list[str] = Field(default_factory=list, max_length=MAX_BATCH)
+    ids: list[int | str] = Field(
+        default_factory=list, max_length=MAX_BATCH,
+        description="Ids substituted into urlTemplate's {id}; Hacker News item ids when urlTemplate is absent",
+    )
+    url_template: str | None = Field(default=None, alias="urlTemplate", max_length=2048)
+    headers: dict[str, str] = Field(default_factory=dict)
+    method: Literal["GET"] = "GET"
+
+
+@tool.action("get", credits=5)
+def get(params: GetInput, context: ToolContext) -> Any:
+    """GET a URL; the result is the decoded body (JSON when the response is JSON)."""
+    return request("GET", params.url, context, headers=params.headers, timeout_s=params.timeout_s)["body"]
+
+
+@tool.action("post", side_effect=SideEffect.WRITE, credits=10)
+def post(params: PostInput, context: ToolContext) -> Any:
+    """POST a JSON body to a URL; carries the step's Idempotency-Key header."""
+    return request("POST", params.url, context, headers=params.headers, body=params.body,
+                   timeout_s=params.timeout_s)["body"]
+
+
+@tool.action("getBatch", credits=20)
+def get_batch(params: BatchInput, context: ToolContext) -> list[Any]:
+    """GET many URLs in parallel (at most 50); results come back in the order asked."""
+    urls = list(params.urls)
+    if params.ids:
+        from django.conf import settings
+
+        template = params.url_template or f"{settings.HACKERNEWS_API_URL}/item/{{id}}.json"
+        if "{id}" not in template:
+            raise ToolInputError("urlTemplate must contain {id}")
+        urls += [template.replace("{id}", str(item_id)) for item_id in params.ids]
+    if not urls:
+        raise ToolInputError("http.getBatch needs urls or ids")
+    if len(urls) > MAX_BATCH:
+        raise ToolInputError(f"http.getBatch takes at most {MAX_BATCH} URLs, got {len(urls)}")
+    with ThreadPoolExecutor(max_workers=min(8, len(urls))) as pool:
+        return list(pool.map(lambda u: request("GET", u, context, headers=params.headers)["body"], urls))

@@ -1,0 +1,4 @@
+"""Xantuus agent engine: Django project package."""
+from .celery import app as celery_app
+
+__all__ = ["celery_app"]
