@@ -96,6 +96,7 @@ class Task(models.Model):
     lease_owner = models.CharField(max_length=64, null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    tool_state = models.JSONField(default=dict, blank=True)  # tools' per-task state (browser session)
     event_seq = models.IntegerField(default=0)  # last per-task event sequence number
 
     # Metadata

@@ -10,7 +10,9 @@ from __future__ import annotations
 import enum
 import inspect
 import logging
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -52,7 +54,11 @@ class ToolContext:
     egress: EgressPolicy = field(default_factory=EgressPolicy.from_settings)
     llm: LLMClient | None = None
     credentials: dict[str, Any] = field(default_factory=dict)
-    state: dict[str, Any] = field(default_factory=dict)  # per-task tool state (browser session ...)
+    # Per-task tool state (a browser session's cookies, storage and URL): the executor
+    # saves it with the step, so it survives to the next step on any worker. JSON only.
+    state: dict[str, Any] = field(default_factory=dict)
+    # Where a tool may write files it returns (screenshots, images); served under MEDIA_URL.
+    artifacts_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "xantuus-artifacts")
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("tools"))
     tokens_used: int = 0  # tools that call the LLM add their usage here
 
