@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
+
+from .events import emit
 
 from .models import Task, TaskStatus as S
 
@@ -63,23 +66,28 @@ def _stamps(target: str) -> dict[str, Any]:
         return {"completed_at": now, "lease_owner": None, "lease_expires_at": None}
     if target == S.FAILED:
         return {"failed_at": now, "lease_owner": None, "lease_expires_at": None}
-    if target == S.CANCELLED:
-        return {"lease_owner": None, "lease_expires_at": None}
-    return {}
+    return {}  # pause and cancel leave the lease to its holder, who finishes the step in flight
 
 
-def apply(task_id: str, name: str, **fields: Any) -> bool:
-    """Apply transition `name` if the task's status allows it; True if this call won."""
+def apply(name: str, *, task_id: str, **fields: Any) -> bool:
+    """Apply transition `name` if the task's status allows it; True if this call won.
+
+    The winner also stores a status event (published after commit).
+    """
     transition = TRANSITIONS[name]
-    updated = Task.objects.filter(id=task_id, status__in=transition.sources).update(
-        status=transition.target, updated_at=timezone.now(), **_stamps(transition.target), **fields
-    )
+    with transaction.atomic():
+        updated = Task.objects.filter(id=task_id, status__in=transition.sources).update(
+            status=transition.target, updated_at=timezone.now(), **_stamps(transition.target), **fields
+        )
+        if updated:
+            emit(task_id, "status", {"status": transition.target, "transition": name,
+                                     **({"error": fields["error"]} if fields.get("error") else {})})
     return updated == 1
 
 
-def require(task_id: str, name: str, **fields: Any) -> None:
+def require(name: str, *, task_id: str, **fields: Any) -> None:
     """Like apply(), but raise TransitionNotAllowed naming the current status when it loses."""
-    if not apply(task_id, name, **fields):
+    if not apply(name, task_id=task_id, **fields):
         current = Task.objects.filter(id=task_id).values_list("status", flat=True).first()
         raise TransitionNotAllowed(task_id, name, current)
 

@@ -137,6 +137,7 @@ class TaskExecution(models.Model):
     error = models.TextField(null=True, blank=True)
     side_effect = models.CharField(max_length=20, default="read")
     idempotency_key = models.CharField(max_length=120)
+    attempts = models.IntegerField(default=0)  # transient failures retried so far
     tokens = models.IntegerField(default=0)
     credits = models.IntegerField(default=0)
     duration = models.IntegerField(default=0)  # milliseconds

@@ -1,8 +1,7 @@
 """URL routes: the admin and the API."""
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/", include("tasks_app.api.urls")),
 ]

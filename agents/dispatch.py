@@ -1,0 +1,103 @@
+"""Wake-up calls: enqueue 'look at task X now' on the queue of its priority.
+
+With a broker (REDIS_URL set) that is a Celery message, sent after the transaction
+commits. On the embedded default the same engine functions run on an in-process
+runner thread. A message carries only the task id: the database holds the state.
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from typing import Callable
+
+from django.conf import settings
+from django.db import close_old_connections, transaction
+
+log = logging.getLogger(__name__)
+
+
+def queue_for(priority: str) -> str:
+    return f"agent.{priority if priority in settings.PRIORITIES else 'medium'}"
+
+
+def enqueue(kind: str, task_id: str, *, priority: str = "medium", countdown: float = 0) -> None:
+    """kind is 'plan' or 'step'; sent once the current transaction (if any) commits."""
+    transaction.on_commit(lambda: _send(kind, task_id, priority, countdown))
+
+
+def _send(kind: str, task_id: str, priority: str, countdown: float) -> None:
+    if settings.EMBEDDED:
+        INLINE.submit(kind, task_id, priority=priority, countdown=countdown)
+        return
+    from . import tasks
+
+    celery_task = tasks.plan_task if kind == "plan" else tasks.run_step
+    celery_task.apply_async(args=[task_id], queue=queue_for(priority), countdown=countdown or None)
+
+
+class InlineRunner:
+    """One background thread per process that runs wake-ups in priority, then time, order."""
+
+    RANK = {"urgent": 0, "high": 1, "medium": 2, "low": 3}
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, int, str, str]] = []
+        self._counter = itertools.count()
+        self._cond = threading.Condition()
+        self._busy = 0
+        self._thread: threading.Thread | None = None
+
+    def submit(self, kind: str, task_id: str, *, priority: str = "medium", countdown: float = 0) -> None:
+        with self._cond:
+            due = time.monotonic() + countdown
+            heapq.heappush(self._heap, (due, self.RANK.get(priority, 2), next(self._counter), kind, task_id))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="xantuus-inline-runner", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def wait_idle(self, timeout: float = 60) -> bool:
+        """Block until nothing is queued or running (tests, the run_task command)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._heap or self._busy:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+        return True
+
+    def _next(self) -> tuple[str, str]:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                ready = [entry for entry in self._heap if entry[0] <= now]
+                if ready:
+                    entry = min(ready, key=lambda e: (e[1], e[0], e[2]))
+                    self._heap.remove(entry)
+                    heapq.heapify(self._heap)
+                    self._busy += 1
+                    return entry[3], entry[4]
+                self._cond.wait(min((e[0] for e in self._heap), default=now + 1) - now)
+
+    def _loop(self) -> None:
+        from . import orchestrator
+
+        handlers: dict[str, Callable[[str], object]] = {"plan": orchestrator.plan, "step": orchestrator.step}
+        while True:
+            kind, task_id = self._next()
+            try:
+                close_old_connections()
+                handlers[kind](task_id)
+            except Exception:  # the engine records its own failures; this is a last resort
+                log.exception("inline %s of task %s crashed", kind, task_id)
+            finally:
+                with self._cond:
+                    self._busy -= 1
+                    self._cond.notify_all()
+
+
+INLINE = InlineRunner()

@@ -1,0 +1,44 @@
+"""Error classes, decided once: transient (retry), tool (observe and adapt), planning, fatal."""
+from __future__ import annotations
+
+import enum
+
+import anthropic
+
+from tools.errors import ToolError, TransientToolError
+
+from .expressions import ExpressionError
+from .llm.base import LLMUnavailable
+from .plan import PlanError
+
+
+class ErrorKind(str, enum.Enum):
+    TRANSIENT = "transient"  # network, timeout, 429/5xx: retry with backoff
+    TOOL = "tool"  # the call failed in a way the agent can reason about
+    PLANNING = "planning"  # the plan or a reference is wrong: replan or fail clearly
+    FATAL = "fatal"  # fail the task, record the error, notify
+
+
+class EngineError(Exception):
+    """A failure that ends the task with this message (limits, missing model, bad config)."""
+
+
+def classify(exc: BaseException) -> ErrorKind:
+    if isinstance(exc, TransientToolError):
+        return ErrorKind.TRANSIENT
+    if isinstance(exc, (anthropic.APIConnectionError, anthropic.RateLimitError, anthropic.InternalServerError)):
+        return ErrorKind.TRANSIENT
+    if isinstance(exc, ToolError):
+        return ErrorKind.TOOL
+    if isinstance(exc, (PlanError, ExpressionError)):
+        return ErrorKind.PLANNING
+    if isinstance(exc, (LLMUnavailable, EngineError)):
+        return ErrorKind.FATAL
+    return ErrorKind.FATAL
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line message for traces and users: never a traceback, never a secret."""
+    text = str(exc).strip() or exc.__class__.__name__
+    return text if isinstance(exc, (ToolError, PlanError, ExpressionError, EngineError, LLMUnavailable)) \
+        else f"{exc.__class__.__name__}: {text}"

@@ -1,0 +1,262 @@
+"""One ReAct step: lease -> limits -> reason -> act -> observe -> record -> next.
+
+Each call runs at most one step of one task and then enqueues the next, so steps are
+Celery tasks chained through the database. A step that finds no lease, or a task that
+is paused or cancelled, returns at once: pause and cancel take effect at step boundaries.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from tasks_app import leases, lifecycle
+from tasks_app.events import emit
+from tasks_app.models import StepStatus, Task, TaskExecution
+from tools import registry
+from tools.base import SideEffect
+
+from . import react
+from .errors import EngineError, ErrorKind, classify, describe
+from .expressions import resolve
+from .finish import complete_task, fail_task
+from .llm import get_provider
+from .planner import is_reactive
+from .redact import redact
+from .toolcontext import build_tool_context, reference_context
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Attempt:
+    """What one step did: the action, its input, and how it ended."""
+
+    number: int
+    action: str
+    params: dict[str, Any]
+    reasoning: str = ""
+    tokens: int = 0
+    output: Any = None
+    error: str | None = None
+    kind: ErrorKind | None = None
+    side_effect: SideEffect = SideEffect.READ
+    credits: int = 0
+    duration_ms: int = 0
+    retries: int = 0  # transient failures of this step so far
+    tool_state: dict[str, Any] = field(default_factory=dict)
+
+
+def run_step(task_id: str) -> str:
+    """Run the task's next step if we can take its lease; returns what happened (for logs/tests)."""
+    token = leases.new_token()
+    if not leases.take(task_id, token):
+        return "not-leased"
+    try:
+        return _leased_step(task_id, token)
+    except Exception as exc:  # an engine fault: fail the task with its reason, never leave it leased
+        log.exception("step of task %s crashed", task_id)
+        fail_task(task_id, token, f"engine error: {describe(exc)}")
+        return "failed"
+
+
+def _leased_step(task_id: str, token: str) -> str:
+    task = Task.objects.select_related("user").get(id=task_id)
+    limit_error = _limit_exceeded(task)
+    if limit_error:
+        fail_task(task_id, token, limit_error)
+        return "failed"
+    number = task.current_step + 1
+    existing = TaskExecution.objects.filter(task_id=task_id, run=task.attempts, step=number).first()
+    if existing and existing.status == StepStatus.RUNNING and existing.side_effect == SideEffect.IRREVERSIBLE:
+        return _hold_unknown_outcome(task, token, existing)
+    steps = _recorded_steps(task)
+    started = time.monotonic()
+    attempt = _reason(task, number, steps)
+    if attempt is None:
+        complete_task(task, token, steps)
+        return "completed"
+    if isinstance(attempt, str):  # the model's final answer
+        complete_task(task, token, steps, final_text=attempt)
+        return "completed"
+    _act(task, attempt, existing)
+    attempt.duration_ms = int((time.monotonic() - started) * 1000)
+    return _observe(task, token, attempt, existing)
+
+
+def _limit_exceeded(task: Task) -> str | None:
+    if task.tool_calls >= settings.AGENT_MAX_TOOL_CALLS:
+        return f"task reached the limit of {settings.AGENT_MAX_TOOL_CALLS} tool calls (AGENT_MAX_TOOL_CALLS)"
+    if task.execution_time >= settings.AGENT_TIMEOUT_MS:
+        return f"task exceeded its time limit of {settings.AGENT_TIMEOUT_MS} ms (AGENT_TIMEOUT_MS)"
+    return None
+
+
+def _recorded_steps(task: Task) -> list[dict[str, Any]]:
+    return list(
+        TaskExecution.objects.filter(task_id=task.id, run=task.attempts, step__lte=task.current_step)
+        .order_by("step")
+        .values("step", "action", "input", "output", "error", "reasoning", "status")
+    )
+
+
+def _reason(task: Task, number: int, steps: list[dict[str, Any]]) -> Attempt | str | None:
+    """The next action (an Attempt), the model's final text (str), or None when the plan is done."""
+    plan = task.plan or {}
+    if is_reactive(plan):
+        decision = react.decide(get_provider(), goal=_goal(task), steps=steps, model=task.agent_model,
+                                tools=(task.agent_config or {}).get("tools"))
+        if decision.action is None:
+            return decision.final_text or ""
+        return Attempt(number, decision.action, decision.params, decision.reasoning, tokens=decision.tokens)
+    if number > len(plan.get("steps", [])):
+        return None
+    step = plan["steps"][number - 1]
+    attempt = Attempt(number, step["action"], {}, step.get("description") or "")
+    try:
+        attempt.params = resolve(step.get("params") or {}, reference_context(task, plan, steps))
+    except Exception as exc:
+        attempt.params, attempt.error, attempt.kind = dict(step.get("params") or {}), describe(exc), classify(exc)
+    return attempt
+
+
+def _goal(task: Task) -> str:
+    return "\n\n".join(part for part in [task.title, task.description or ""] if part)
+
+
+def _act(task: Task, attempt: Attempt, existing: TaskExecution | None) -> None:
+    """Call the tool (unless reasoning already failed); a side effect gets its row first."""
+    if attempt.error:
+        return
+    try:
+        action = registry.get_action(attempt.action)
+        attempt.side_effect, attempt.credits = action.side_effect, action.credits
+        if action.side_effect != SideEffect.READ:
+            _record_start(task, attempt, existing)  # committed before the call: a crash leaves a trace
+        context = build_tool_context(task, attempt.number)
+        attempt.output = action.run(attempt.params, context)
+        attempt.tokens += context.tokens_used
+        attempt.tool_state = context.state
+    except Exception as exc:
+        attempt.error, attempt.kind = describe(exc), classify(exc)
+
+
+def _record_start(task: Task, attempt: Attempt, existing: TaskExecution | None) -> None:
+    TaskExecution.objects.update_or_create(
+        task_id=task.id, run=task.attempts, step=attempt.number,
+        defaults=_row_fields(task, attempt, StepStatus.RUNNING),
+    )
+
+
+def _row_fields(task: Task, attempt: Attempt, status: str) -> dict[str, Any]:
+    return {
+        "action": attempt.action, "tool": attempt.action.split(".", 1)[0], "input": redact(attempt.params),
+        "reasoning": attempt.reasoning, "status": status, "side_effect": attempt.side_effect.value,
+        "idempotency_key": idempotency_key(task, attempt.number),
+        "output": attempt.output if status == StepStatus.COMPLETED else None, "error": attempt.error,
+        "tokens": attempt.tokens, "credits": attempt.credits if status == StepStatus.COMPLETED else 0,
+        "duration": attempt.duration_ms, "attempts": attempt.retries,
+        "completed_at": timezone.now() if status != StepStatus.RUNNING else None,
+    }
+
+
+def idempotency_key(task: Task, number: int) -> str:
+    return f"task:{task.id}:run:{task.attempts}:step:{number}"
+
+
+def _observe(task: Task, token: str, attempt: Attempt, existing: TaskExecution | None) -> str:
+    if attempt.kind == ErrorKind.TRANSIENT:
+        attempt.retries = (existing.attempts if existing else 0) + 1
+        if attempt.retries <= settings.AGENT_MAX_RETRIES:
+            return _retry_later(task, token, attempt)
+        attempt.error = f"{attempt.error} (gave up after {attempt.retries} attempts)"
+    reactive = is_reactive(task.plan)
+    if attempt.error and not (reactive and attempt.kind in (ErrorKind.TOOL, ErrorKind.TRANSIENT)):
+        with transaction.atomic():
+            _save_row(task, attempt, StepStatus.FAILED)
+            fail_task(task.id, token, f"step {attempt.number} ({attempt.action}) failed: {attempt.error}",
+                      attempt=attempt)
+        return "failed"
+    with transaction.atomic():
+        _save_row(task, attempt, StepStatus.FAILED if attempt.error else StepStatus.COMPLETED)
+        _advance(task, token, attempt)
+    from .dispatch import enqueue
+
+    enqueue("step", task.id, priority=task.priority)
+    return "step-failed-observed" if attempt.error else "step-completed"
+
+
+def _save_row(task: Task, attempt: Attempt, status: str) -> None:
+    TaskExecution.objects.update_or_create(
+        task_id=task.id, run=task.attempts, step=attempt.number, defaults=_row_fields(task, attempt, status)
+    )
+
+
+def trace_entry(attempt: Attempt) -> dict[str, Any]:
+    entry = {
+        "step": attempt.number, "reasoning": attempt.reasoning, "action": attempt.action,
+        "input": redact(attempt.params), "output": attempt.output, "timestamp": timezone.now().isoformat(),
+        "status": "failed" if attempt.error else "completed", "tokens": attempt.tokens,
+        "credits": attempt.credits if not attempt.error else 0, "duration": attempt.duration_ms,
+    }
+    if attempt.error:
+        entry["error"] = attempt.error
+    return entry
+
+
+def _advance(task: Task, token: str, attempt: Attempt) -> None:
+    """Record the finished step on the task, release the lease, and publish the step event."""
+    trace = dict(task.execution_trace or {"taskId": task.id, "steps": []})
+    trace["steps"] = [*trace.get("steps", []), trace_entry(attempt)]
+    credits = attempt.credits if not attempt.error else 0
+    fields = {
+        "current_step": attempt.number, "tool_calls": task.tool_calls + 1,
+        "total_tokens": task.total_tokens + attempt.tokens, "total_credits": task.total_credits + credits,
+        "execution_time": task.execution_time + attempt.duration_ms, "execution_trace": trace,
+        "tool_state": attempt.tool_state or task.tool_state,
+    }
+    if not leases.release(task.id, token, **fields):
+        raise EngineError(f"lost the lease of task {task.id} during step {attempt.number}")
+    for name, value in fields.items():
+        setattr(task, name, value)
+    emit(task.id, "step", step_event(task, attempt))
+
+
+def step_event(task: Task, attempt: Attempt) -> dict[str, Any]:
+    total = task.total_steps
+    return {
+        "step": attempt.number, "action": attempt.action, "tool": attempt.action.split(".", 1)[0],
+        "status": "failed" if attempt.error else "completed", "error": attempt.error,
+        "progress": min(100, round(100 * attempt.number / total)) if total else None,
+        "currentStep": attempt.number, "totalSteps": total, "credits": task.total_credits,
+        "tokens": task.total_tokens, "duration": attempt.duration_ms,
+    }
+
+
+def _retry_later(task: Task, token: str, attempt: Attempt) -> str:
+    """Keep the step, note the attempt, and wake it again after exponential backoff with jitter."""
+    with transaction.atomic():
+        _save_row(task, attempt, StepStatus.FAILED)
+        leases.release(task.id, token, execution_time=task.execution_time + attempt.duration_ms)
+    from .dispatch import enqueue
+
+    delay = min(60.0, settings.AGENT_RETRY_BASE_S * 2 ** (attempt.retries - 1)) * random.uniform(0.5, 1.0)
+    enqueue("step", task.id, priority=task.priority, countdown=delay)
+    return "retry-scheduled"
+
+
+def _hold_unknown_outcome(task: Task, token: str, row: TaskExecution) -> str:
+    """An irreversible call began and was never recorded: ask a person instead of resending."""
+    question = (f"step {row.step} ({row.action}) was started by a worker that stopped before recording "
+                f"its outcome; it may or may not have happened. Check, then approve to continue without "
+                f"repeating it, or cancel.")
+    with transaction.atomic():
+        leases.release(task.id, token)
+        lifecycle.apply("await_approval", task_id=task.id, error=question)
+    return "awaiting-approval"

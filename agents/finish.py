@@ -1,0 +1,53 @@
+"""Ending a run: completed with its result, or failed with its error; metrics either way."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+
+from tasks_app import leases, lifecycle
+from tasks_app.models import Task
+
+from .metrics import record_outcome
+from .types import result_for
+
+if TYPE_CHECKING:
+    from .executor import Attempt
+
+
+def complete_task(task: Task, token: str, steps: list[dict[str, Any]], *, final_text: str | None = None,
+                  tokens: int = 0) -> bool:
+    """Complete the run if the task is still executing; a paused one completes on resume."""
+    if final_text is not None:
+        result: dict[str, Any] = {"summary": final_text, "steps": len(steps)}
+    else:
+        result = result_for(task.agent_type, task.plan or {}, steps)
+    with transaction.atomic():
+        leases.release(task.id, token, total_tokens=task.total_tokens + tokens)
+        won = lifecycle.apply("complete", task_id=task.id, result=result)
+        if won:
+            record_outcome(agent_type=task.agent_type, completed=True, tokens=task.total_tokens + tokens,
+                           credits=task.total_credits, duration_ms=task.execution_time)
+    return won
+
+
+def fail_task(task_id: str, token: str, error: str, *, attempt: Attempt | None = None) -> bool:
+    """Fail the run with `error` (a user-readable line); the failed step joins the trace."""
+    from .executor import trace_entry
+
+    with transaction.atomic():
+        task = Task.objects.get(id=task_id)
+        fields: dict[str, Any] = {"error": error[:10_000]}
+        if attempt is not None:
+            trace = dict(task.execution_trace or {"taskId": task_id, "steps": []})
+            trace["steps"] = [*trace.get("steps", []), trace_entry(attempt)]
+            fields.update(execution_trace=trace, tool_calls=task.tool_calls + 1,
+                          execution_time=task.execution_time + attempt.duration_ms,
+                          total_tokens=task.total_tokens + attempt.tokens)
+        won = lifecycle.apply("fail", task_id=task_id, **fields)
+        if won:
+            record_outcome(agent_type=task.agent_type, completed=False, tokens=task.total_tokens,
+                           credits=task.total_credits, duration_ms=task.execution_time)
+        else:
+            leases.release(task_id, token)
+    return won

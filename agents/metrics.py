@@ -1,0 +1,22 @@
+"""AgentMetrics: one row per agent type per day, updated as tasks finish."""
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from tasks_app.models import AgentMetrics
+
+
+def record_outcome(*, agent_type: str | None, completed: bool, tokens: int, credits: int, duration_ms: int) -> None:
+    with transaction.atomic():
+        row, _ = AgentMetrics.objects.select_for_update().get_or_create(
+            agent_type=agent_type or "custom", date=timezone.now().date()
+        )
+        finished = row.tasks_completed + row.tasks_failed
+        row.avg_duration = round((row.avg_duration * finished + duration_ms) / (finished + 1))
+        row.tasks_completed += int(completed)
+        row.tasks_failed += int(not completed)
+        row.total_tokens += tokens
+        row.total_credits += credits
+        row.success_rate = round(100 * row.tasks_completed / (finished + 1), 2)
+        row.save()

@@ -1,0 +1,72 @@
+"""Orchestration: planning a run, running a step, and sweeping lapsed leases.
+
+These are the functions the Celery tasks (and the inline runner) call.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+from django.db import transaction
+from django.utils import timezone
+
+from tasks_app import leases, lifecycle
+from tasks_app.models import Task, TaskStatus
+
+from .dispatch import enqueue
+from .errors import describe
+from .executor import run_step
+from .finish import fail_task
+from .llm import get_provider
+from .planner import plan_task
+
+log = logging.getLogger(__name__)
+
+
+def plan(task_id: str) -> str:
+    """Build and store the plan of a task in `planning`, then wake its first step."""
+    token = leases.new_token()
+    if not leases.take(task_id, token, statuses=(TaskStatus.PLANNING,)):
+        return "not-leased"
+    task = Task.objects.get(id=task_id)
+    started = time.monotonic()
+    try:
+        planned = plan_task(goal="\n\n".join(filter(None, [task.title, task.description])),
+                            agent_type=task.agent_type, agent_config=task.agent_config,
+                            explicit_plan=task.plan, provider=get_provider())
+    except Exception as exc:
+        fail_task(task_id, token, f"planning failed: {describe(exc)}")
+        return "failed"
+    elapsed = int((time.monotonic() - started) * 1000)
+    with transaction.atomic():
+        leases.release(task_id, token, plan=planned.plan, total_steps=planned.total_steps,
+                       plan_tokens=planned.tokens, plan_credits=planned.credits,
+                       total_credits=task.total_credits + planned.credits,
+                       total_tokens=task.total_tokens + planned.tokens,
+                       execution_time=task.execution_time + elapsed)
+        moved = lifecycle.apply("planned", task_id=task_id)
+    if moved:
+        enqueue("step", task_id, priority=task.priority)
+    return "planned" if moved else "planned-not-started"
+
+
+def step(task_id: str) -> str:
+    """Run one step; a task still in planning (resumed before its plan was stored) plans first."""
+    status = Task.objects.filter(id=task_id).values_list("status", flat=True).first()
+    if status == TaskStatus.PLANNING:
+        return plan(task_id)
+    return run_step(task_id)
+
+
+def sweep() -> dict[str, int]:
+    """Re-enqueue active tasks whose lease lapsed or whose wake-up was lost (Redis restarted)."""
+    woken = 0
+    for task_id, priority in leases.lapsed():
+        status = Task.objects.filter(id=task_id).values_list("status", flat=True).first()
+        enqueue("plan" if status == TaskStatus.PLANNING else "step", task_id, priority=priority)
+        woken += 1
+    if woken:
+        log.info("sweeper re-enqueued %d task(s) at %s", woken, timezone.now().isoformat())
+    return {"reenqueued": woken}
+
+

@@ -1,0 +1,68 @@
+"""The reasoning step of a free-form task: ask the LLM for the next action.
+
+The conversation is rebuilt from the recorded steps every time, so any worker can take
+the next step and a crash loses nothing but the model call in flight.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from tools import registry
+
+from .llm.base import Provider
+
+SYSTEM = (
+    "You are an autonomous agent of the Xantuus engine. Reach the user's goal by calling the tools, "
+    "one at a time. Think briefly before each call. When a tool fails, read the error and adapt: try "
+    "another approach or another tool. When the goal is reached, answer with the final result and no "
+    "tool call."
+)
+MAX_OBSERVATION_CHARS = 20_000
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do next: call `action` with `params`, or finish with `final_text`."""
+
+    reasoning: str
+    action: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    final_text: str | None = None
+    tokens: int = 0
+
+
+def _observation(output: Any, error: str | None) -> str:
+    text = error if error else json.dumps(output, ensure_ascii=False, default=str)
+    return text[:MAX_OBSERVATION_CHARS]
+
+
+def history(goal: str, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Messages for the model: the goal, then each recorded step as tool_use + tool_result."""
+    messages: list[dict[str, Any]] = [{"role": "user", "content": goal}]
+    for step in steps:
+        tool_use_id = f"step_{step['step']}"
+        assistant: list[dict[str, Any]] = [{"type": "text", "text": step["reasoning"]}] if step["reasoning"] else []
+        assistant.append({"type": "tool_use", "id": tool_use_id,
+                          "name": registry.get_action(step["action"]).llm_name, "input": step["input"]})
+        messages.append({"role": "assistant", "content": assistant})
+        result = {"type": "tool_result", "tool_use_id": tool_use_id,
+                  "content": _observation(step["output"], step["error"])}
+        if step["error"]:
+            result["is_error"] = True
+        messages.append({"role": "user", "content": [result]})
+    return messages
+
+
+def decide(provider: Provider, *, goal: str, steps: list[dict[str, Any]], model: str | None,
+           tools: list[str] | None = None) -> Decision:
+    response = provider.complete(
+        system=SYSTEM, messages=history(goal, steps), tools=registry.llm_schemas(tools), model=model,
+        max_tokens=2048,
+    )
+    if not response.tool_calls:
+        return Decision(reasoning=response.text, final_text=response.text, tokens=response.tokens)
+    call = response.tool_calls[0]  # one action per step; the rest are asked again next step
+    action = registry.by_llm_name(call.name)
+    return Decision(reasoning=response.text, action=action.qualified_name, params=call.input, tokens=response.tokens)

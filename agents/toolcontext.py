@@ -1,0 +1,43 @@
+"""What a step sees: the reference context of plan params, and the ToolContext of a call."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+from tasks_app.models import Task
+from tools.base import ToolContext
+from tools.egress import EgressPolicy
+
+from .llm import get_provider
+
+
+def reference_context(task: Task, plan: dict[str, Any], steps: list[dict[str, Any]]) -> dict[str, Any]:
+    """Names a param may refer to: step1..stepN and step ids, user, task, config."""
+    context: dict[str, Any] = {
+        "user": {"id": task.user_id, "email": task.user.email, "username": task.user.get_username(),
+                 "name": task.user.get_full_name() or task.user.get_username()},
+        "task": {"id": task.id, "title": task.title, "description": task.description or ""},
+        "config": task.agent_config or {},
+    }
+    plan_steps = plan.get("steps", [])
+    for row in steps:
+        value = {"result": row["output"], "output": row["output"], "error": row["error"], "status": row["status"]}
+        context[f"step{row['step']}"] = value
+        if row["step"] <= len(plan_steps) and plan_steps[row["step"] - 1].get("id"):
+            context[plan_steps[row["step"] - 1]["id"]] = value
+    return context
+
+
+def build_tool_context(task: Task, number: int) -> ToolContext:
+    return ToolContext(
+        task_id=task.id,
+        user_id=task.user_id,
+        user_email=task.user.email,
+        idempotency_key=f"task:{task.id}:run:{task.attempts}:step:{number}",
+        model=task.agent_model,
+        egress=EgressPolicy.from_settings(),
+        llm=get_provider(),
+        state=dict(task.tool_state or {}),
+        artifacts_dir=settings.MEDIA_ROOT / "artifacts",
+    )

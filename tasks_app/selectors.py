@@ -1,0 +1,46 @@
+"""Reads: tasks for a user, a task's status and trace in the seed's wire shape (camelCase)."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from .models import Task, TaskExecution
+
+
+def task_list_for_user(*, user: Any) -> QuerySet[Task]:
+    return Task.objects.filter(user=user)
+
+
+def task_progress(task: Task) -> int:
+    if task.status == "completed":
+        return 100
+    return min(100, round(100 * task.current_step / task.total_steps)) if task.total_steps else 0
+
+
+def task_status(task: Task) -> dict[str, Any]:
+    """The seed's GET /api/agent/status/{taskId} response."""
+    return {
+        "taskId": task.id, "status": task.status, "currentStep": task.current_step, "totalSteps": task.total_steps,
+        "progress": task_progress(task), "executionTime": task.execution_time, "creditsUsed": task.total_credits,
+        "tokensUsed": task.total_tokens, "error": task.error,
+    }
+
+
+def step_as_json(row: TaskExecution) -> dict[str, Any]:
+    return {
+        "id": row.id, "run": row.run, "step": row.step, "action": row.action, "tool": row.tool,
+        "input": row.input, "output": row.output, "reasoning": row.reasoning, "status": row.status,
+        "error": row.error, "sideEffect": row.side_effect, "tokens": row.tokens, "credits": row.credits,
+        "duration": row.duration, "createdAt": row.created_at.isoformat(),
+        "completedAt": row.completed_at.isoformat() if row.completed_at else None,
+    }
+
+
+def task_result(task: Task) -> dict[str, Any]:
+    """The final task as the run_task command prints it with --json."""
+    steps = TaskExecution.objects.filter(task=task, run=task.attempts).order_by("step")
+    return {
+        **task_status(task), "title": task.title, "agentType": task.agent_type, "result": task.result,
+        "credits": task.total_credits, "steps": [step_as_json(row) for row in steps],
+    }
