@@ -11,7 +11,7 @@ import itertools
 import logging
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import close_old_connections, transaction

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 TEMPLATE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)([^{}]*)\}")
 TOKEN = re.compile(

@@ -15,7 +15,8 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from .models import Task, TaskStatus as S
+from .models import Task
+from .models import TaskStatus as S
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 

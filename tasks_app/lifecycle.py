@@ -13,8 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from .events import emit
-
-from .models import Task, TaskStatus as S
+from .models import Task
+from .models import TaskStatus as S
 
 TERMINAL = frozenset({S.COMPLETED, S.FAILED, S.CANCELLED})
 ACTIVE = frozenset({S.PLANNING, S.EXECUTING})  # a worker may be holding the task

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from agents.dispatch import enqueue
 from agents.errors import describe
-from agents.planner import validate_request
 from agents.plan import PlanError
+from agents.planner import validate_request
 from agents.types import AgentTypeError
 
 from . import lifecycle
@@ -36,7 +36,8 @@ def task_create(
         validate_request(agent_type=agent_type, agent_config=agent_config, explicit_plan=plan,
                          goal="\n\n".join(filter(None, [title, description])))
     except AgentTypeError as exc:
-        raise InvalidTask("agentConfig" if agent_type and "agentConfig" in str(exc) else "agentType", str(exc)) from None
+        field = "agentConfig" if agent_type and "agentConfig" in str(exc) else "agentType"
+        raise InvalidTask(field, str(exc)) from None
     except PlanError as exc:
         raise InvalidTask("plan" if plan is not None else "agentConfig", str(exc)) from None
     return Task.objects.create(

@@ -1,14 +1,20 @@
 """Shared fixtures. The test command points DATABASE_URL at PostgreSQL and REDIS_URL at Redis."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from django.conf import settings
 
+from tests.fakes.hn_server import FakeHackerNews
+
+LOOPBACK = ["127.0.0.0/8", "::1/128", "localhost"]
+
 
 @pytest.fixture
-def loopback_allowed(settings):  # noqa: F811 - pytest-django's settings fixture
+def loopback_allowed(settings):
     """Allow-list loopback for tools, as the suite's local servers live there."""
-    settings.AGENT_EGRESS_ALLOWLIST = ["127.0.0.0/8", "::1/128", "localhost"]
+    settings.AGENT_EGRESS_ALLOWLIST = list(LOOPBACK)
     return settings.AGENT_EGRESS_ALLOWLIST
 
 
@@ -20,6 +26,29 @@ def tool_context(loopback_allowed):
     return ToolContext(task_id="t-test", user_id=1, user_email="user@example.com",
                        idempotency_key="task:t-test:run:1:step:1",
                        egress=EgressPolicy.from_entries(loopback_allowed))
+
+
+@pytest.fixture
+def hn_server(settings, loopback_allowed) -> Iterator[FakeHackerNews]:
+    with FakeHackerNews() as server:
+        settings.HACKERNEWS_API_URL = server.url
+        yield server
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user(username="ada", email="ada@example.com", password="pw-ada-123")
+
+
+@pytest.fixture
+def inline_engine(settings, transactional_db) -> Iterator[None]:
+    """The embedded runner: steps run on the in-process runner thread against the test database."""
+    from agents.dispatch import INLINE
+
+    settings.EMBEDDED = True
+    settings.AGENT_RETRY_BASE_S = 0.05
+    yield
+    assert INLINE.wait_idle(timeout=30), "the inline runner did not go idle"
 
 
 def pytest_report_header(config):

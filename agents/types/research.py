@@ -31,7 +31,8 @@ def build_plan(config: Config, *, goal: str) -> Plan:
     hn = settings.HACKERNEWS_API_URL
     focus = f" Focus on: {', '.join(config.keywords)}." if config.keywords else ""
     steps: list[dict[str, Any]] = [
-        {"action": "http.get", "description": "Fetch top stories from HN API", "params": {"url": f"{hn}/topstories.json"}},
+        {"action": "http.get", "description": "Fetch top stories from HN API",
+         "params": {"url": f"{hn}/topstories.json"}},
         {"action": "http.getBatch", "description": f"Fetch details for top {config.count} stories",
          "params": {"ids": f"{{step1.result.slice(0,{config.count})}}", "urlTemplate": f"{hn}/item/{{id}}.json"}},
         {"action": "ai.summarize", "description": "Summarize the stories",

@@ -31,8 +31,10 @@ def task_request(data: Any) -> dict[str, Any]:
     if not isinstance(title, str) or not title.strip():
         raise CommandError("the task file needs a non-empty 'title' (or 'goal')")
     return {
-        "title": title[:200], "description": data.get("description") or (data.get("goal") if data.get("title") else None),
-        "agent_type": data.get("agentType") or data.get("type"), "agent_config": data.get("agentConfig") or data.get("config"),
+        "title": title[:200],
+        "description": data.get("description") or (data.get("goal") if data.get("title") else None),
+        "agent_type": data.get("agentType") or data.get("type"),
+        "agent_config": data.get("agentConfig") or data.get("config"),
         "agent_model": data.get("agentModel"), "priority": data.get("priority", "medium"), "plan": data.get("plan"),
         "tags": data.get("tags") or [],
     }
@@ -46,7 +48,8 @@ class Command(BaseCommand):
         parser.add_argument("--user", default="agent", help="owner's username (created if missing)")
         parser.add_argument("--email", default="", help="owner's email for a new user (default USER@example.com)")
         parser.add_argument("--json", action="store_true", help="print only the final task as JSON")
-        parser.add_argument("--timeout", type=float, default=None, help="seconds to wait (default AGENT_TIMEOUT_MS + 60)")
+        parser.add_argument("--timeout", type=float, default=None,
+                            help="seconds to wait (default AGENT_TIMEOUT_MS + 60)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         console = Console(stderr=options["json"], quiet=options["json"])

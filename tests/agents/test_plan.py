@@ -1,0 +1,53 @@
+"""Plans: the seed's format is accepted as written; every bad reference is named."""
+import pytest
+
+from agents.plan import PlanError, parse_plan
+
+SEED_HN_PLAN = {
+    "steps": [
+        {"action": "http.get", "description": "Fetch top stories from HN API", "tool": "http",
+         "params": {"url": "https://hacker-news.firebaseio.com/v0/topstories.json"}},
+        {"action": "http.getBatch", "description": "Fetch details for top 5 stories", "tool": "http",
+         "params": {"ids": "{step1.result.slice(0,5)}"}},
+        {"action": "ai.summarize", "description": "Summarize the stories", "tool": "ai",
+         "params": {"items": "{step2.result}"}},
+        {"action": "email.send", "description": "Send summary email", "tool": "email",
+         "params": {"to": "{user.email}", "subject": "Your Daily HN Summary", "body": "{step3.result}"}},
+    ],
+    "estimatedCredits": 500,
+    "estimatedDuration": 30000,
+}
+
+
+def test_the_seed_plan_validates_as_written():
+    plan = parse_plan(SEED_HN_PLAN)
+    assert plan.step_ids() == ["step1", "step2", "step3", "step4"]
+    assert [s.tool for s in plan.steps] == ["http", "http", "ai", "email"]
+    assert plan.estimated_credits == 500 and plan.estimated_duration == 30000
+
+
+def test_credits_are_estimated_from_the_tools_when_missing():
+    plan = parse_plan({"steps": SEED_HN_PLAN["steps"][:1]})
+    assert plan.estimated_credits == 5
+
+
+@pytest.mark.parametrize("steps, message", [
+    ([{"action": "http.get", "params": {"url": "{step2.result}"}}], "step 1 (http.get): refers to 'step2'"),
+    ([{"action": "fax.send"}], "unknown tool 'fax'"),
+    ([{"action": "http.teleport"}], "tool 'http' has no action 'teleport'"),
+    ([{"action": "get", "tool": "http", "params": {}}, {"action": "http.get", "dependsOn": ["later"]},
+      {"id": "later", "action": "http.get"}], "refers to 'later', which is not an earlier step"),
+    ([{"action": "http.get", "tool": "email"}], "tool 'email' does not match action 'http.get'"),
+    ([], "steps"),
+    ([{"action": "http.get", "colour": "red"}], "colour: Extra inputs are not permitted"),
+])
+def test_invalid_plans_name_the_problem(steps, message):
+    with pytest.raises(PlanError) as error:
+        parse_plan({"steps": steps})
+    assert message in str(error.value)
+
+
+def test_named_steps_can_be_referred_to_by_id():
+    plan = parse_plan({"steps": [{"id": "top", "action": "http.get", "params": {"url": "https://x.test/"}},
+                                 {"action": "ai.summarize", "params": {"items": "{top.result}"}}]})
+    assert plan.step_ids() == ["top", "step2"]
