@@ -29,7 +29,7 @@ from .finish import complete_task, fail_task
 from .llm import get_provider
 from .planner import is_reactive
 from .redact import redact
-from .toolcontext import build_tool_context, reference_context
+from .toolcontext import build_tool_context, idempotency_key, reference_context
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def _leased_step(task_id: str, token: str) -> str:
     if isinstance(attempt, str):  # the model's final answer
         complete_task(task, token, steps, final_text=attempt)
         return "completed"
-    _act(task, attempt, existing)
+    _act(task, token, attempt, existing)
     attempt.duration_ms = int((time.monotonic() - started) * 1000)
     return _observe(task, token, attempt, existing)
 
@@ -130,7 +130,7 @@ def _goal(task: Task) -> str:
     return "\n\n".join(part for part in [task.title, task.description or ""] if part)
 
 
-def _act(task: Task, attempt: Attempt, existing: TaskExecution | None) -> None:
+def _act(task: Task, token: str, attempt: Attempt, existing: TaskExecution | None) -> None:
     """Call the tool (unless reasoning already failed); a side effect gets its row first."""
     if attempt.error:
         return
@@ -140,7 +140,8 @@ def _act(task: Task, attempt: Attempt, existing: TaskExecution | None) -> None:
         if action.side_effect != SideEffect.READ:
             _record_start(task, attempt, existing)  # committed before the call: a crash leaves a trace
         context = build_tool_context(task, attempt.number)
-        attempt.output = action.run(attempt.params, context)
+        with leases.keep_alive(task.id, token):
+            attempt.output = action.run(attempt.params, context)
         attempt.tokens += context.tokens_used
         attempt.tool_state = context.state
     except Exception as exc:
@@ -164,10 +165,6 @@ def _row_fields(task: Task, attempt: Attempt, status: str) -> dict[str, Any]:
         "duration": attempt.duration_ms, "attempts": attempt.retries,
         "completed_at": timezone.now() if status != StepStatus.RUNNING else None,
     }
-
-
-def idempotency_key(task: Task, number: int) -> str:
-    return f"task:{task.id}:run:{task.attempts}:step:{number}"
 
 
 def _observe(task: Task, token: str, attempt: Attempt, existing: TaskExecution | None) -> str:

@@ -26,9 +26,13 @@ log = logging.getLogger(__name__)
 def plan(task_id: str) -> str:
     """Build and store the plan of a task in `planning`, then wake its first step."""
     token = leases.new_token()
-    if not leases.take(task_id, token, statuses=(TaskStatus.PLANNING,)):
+    if not leases.take(task_id, token, statuses=(TaskStatus.PLANNING, TaskStatus.EXECUTING)):
         return "not-leased"
     task = Task.objects.get(id=task_id)
+    if task.plan and task.status == TaskStatus.EXECUTING:  # planned already: a duplicate wake-up
+        leases.release(task_id, token)
+        enqueue("step", task_id, priority=task.priority)
+        return "already-planned"
     started = time.monotonic()
     try:
         planned = plan_task(goal="\n\n".join(filter(None, [task.title, task.description])),
@@ -44,16 +48,17 @@ def plan(task_id: str) -> str:
                        total_credits=task.total_credits + planned.credits,
                        total_tokens=task.total_tokens + planned.tokens,
                        execution_time=task.execution_time + elapsed)
-        moved = lifecycle.apply("planned", task_id=task_id)
+        # a task resumed while it was planning is executing already
+        moved = lifecycle.apply("planned", task_id=task_id) or task.status == TaskStatus.EXECUTING
     if moved:
         enqueue("step", task_id, priority=task.priority)
     return "planned" if moved else "planned-not-started"
 
 
 def step(task_id: str) -> str:
-    """Run one step; a task still in planning (resumed before its plan was stored) plans first."""
-    status = Task.objects.filter(id=task_id).values_list("status", flat=True).first()
-    if status == TaskStatus.PLANNING:
+    """Run one step; a task without its plan (resumed before planning finished) plans first."""
+    row = Task.objects.filter(id=task_id).values_list("status", "plan").first()
+    if row and (row[0] == TaskStatus.PLANNING or row[1] is None):
         return plan(task_id)
     return run_step(task_id)
 

@@ -29,12 +29,17 @@ def reference_context(task: Task, plan: dict[str, Any], steps: list[dict[str, An
     return context
 
 
+def idempotency_key(task: Task, number: int) -> str:
+    """The key every side-effecting call of this step carries; unique per task, run and step."""
+    return f"task:{task.id}:run:{task.attempts}:step:{number}"
+
+
 def build_tool_context(task: Task, number: int) -> ToolContext:
     return ToolContext(
         task_id=task.id,
         user_id=task.user_id,
         user_email=task.user.email,
-        idempotency_key=f"task:{task.id}:run:{task.attempts}:step:{number}",
+        idempotency_key=idempotency_key(task, number),
         model=task.agent_model,
         egress=EgressPolicy.from_settings(),
         llm=get_provider(),

@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
@@ -48,6 +52,27 @@ def heartbeat(task_id: str, token: str) -> bool:
         )
         == 1
     )
+
+
+@contextmanager
+def keep_alive(task_id: str, token: str) -> Iterator[None]:
+    """Renew the lease from a side thread while a long tool call runs, so it never lapses under us."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(settings.AGENT_LEASE_SECONDS / 3):
+                heartbeat(task_id, token)
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"lease-{task_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def release(task_id: str, token: str, **fields: Any) -> bool:

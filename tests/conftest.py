@@ -8,6 +8,8 @@ from django.conf import settings
 
 from tests.fakes.hn_server import FakeHackerNews
 
+pytest_plugins = ["tests.fakes.anthropic_fixtures"]
+
 LOOPBACK = ["127.0.0.0/8", "::1/128", "localhost"]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -23,11 +24,12 @@ class FakeHackerNews:
         self.stories = stories if stories is not None else sample_stories()
         self.requests: list[str] = []
         self.fail_next: dict[str, list[int]] = {}
+        self.delays: dict[str, float] = {}  # path prefix -> seconds to wait before answering
         self.lock = threading.Lock()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 fake.handle(self)
 
             def log_message(self, format: str, *args: Any) -> None:
@@ -38,6 +40,9 @@ class FakeHackerNews:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def handle(self, request: BaseHTTPRequestHandler) -> None:
+        for prefix, seconds in self.delays.items():
+            if request.path.removeprefix("/v0").startswith(prefix):
+                time.sleep(seconds)
         path = request.path.removeprefix("/v0")
         with self.lock:
             self.requests.append(path)
