@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +96,8 @@ class InlineRunner:
                 log.exception("inline %s of task %s crashed", kind, task_id)
             finally:
                 with self._cond:
+                    if not self._heap:
+                        connection.close()  # idle: hold no database connection
                     self._busy -= 1
                     self._cond.notify_all()
 

@@ -85,6 +85,7 @@ def _leased_step(task_id: str, token: str) -> str:
     if isinstance(attempt, str):  # the model's final answer
         complete_task(task, token, steps, final_text=attempt)
         return "completed"
+    attempt.retries = existing.attempts if existing else 0
     _act(task, token, attempt, existing)
     attempt.duration_ms = int((time.monotonic() - started) * 1000)
     return _observe(task, token, attempt, existing)
@@ -169,7 +170,7 @@ def _row_fields(task: Task, attempt: Attempt, status: str) -> dict[str, Any]:
 
 def _observe(task: Task, token: str, attempt: Attempt, existing: TaskExecution | None) -> str:
     if attempt.kind == ErrorKind.TRANSIENT:
-        attempt.retries = (existing.attempts if existing else 0) + 1
+        attempt.retries += 1
         if attempt.retries <= settings.AGENT_MAX_RETRIES:
             return _retry_later(task, token, attempt)
         attempt.error = f"{attempt.error} (gave up after {attempt.retries} attempts)"

@@ -40,14 +40,12 @@ class FakeHackerNews:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def handle(self, request: BaseHTTPRequestHandler) -> None:
-        for prefix, seconds in self.delays.items():
-            if request.path.removeprefix("/v0").startswith(prefix):
-                time.sleep(seconds)
         path = request.path.removeprefix("/v0")
         with self.lock:
-            self.requests.append(path)
+            self.requests.append(path)  # recorded on arrival, so a test can act while it is in flight
             failures = self.fail_next.get(path)
             status = failures.pop(0) if failures else None
+        time.sleep(next((s for prefix, s in self.delays.items() if path.startswith(prefix)), 0))
         if status:
             return self._send(request, status, {"error": "injected failure"})
         if path == "/topstories.json":

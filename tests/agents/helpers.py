@@ -1,0 +1,37 @@
+"""Waiting on conditions with a deadline (tests never sleep a fixed time to wait for something)."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def wait_for(condition: Callable[[], T], *, timeout: float = 20, what: str = "condition") -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.02)
+
+
+def seed_hn_plan(hn_url: str) -> dict:
+    """The seed's Daily HN Summary plan, as written, pointed at a local HN-shaped server."""
+    return {
+        "steps": [
+            {"action": "http.get", "description": "Fetch top stories from HN API", "tool": "http",
+             "params": {"url": f"{hn_url}/topstories.json"}},
+            {"action": "http.getBatch", "description": "Fetch details for top 5 stories", "tool": "http",
+             "params": {"ids": "{step1.result.slice(0,5)}"}},
+            {"action": "ai.summarize", "description": "Summarize the stories", "tool": "ai",
+             "params": {"items": "{step2.result}"}},
+            {"action": "email.send", "description": "Send summary email", "tool": "email",
+             "params": {"to": "{user.email}", "subject": "Your Daily HN Summary", "body": "{step3.result}"}},
+        ],
+        "estimatedCredits": 500,
+        "estimatedDuration": 30000,
+    }
