@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tools.errors import EgressDenied, ToolError
-from tools.registry import get_action
+from tools.search import tool
 
 HN_ITEMS = {
     101: {"id": 101, "type": "story", "by": "ann", "title": "Show HN: A Postgres-backed agent engine",
@@ -118,7 +118,7 @@ def providers(server, settings):
 
 
 def run(action: str, params: dict[str, Any], context) -> Any:
-    return get_action(f"search.{action}").run(params, context)
+    return tool.actions[action].run(params, context)
 
 
 def test_hackernews_top_stories_are_normalized(providers, tool_context):

@@ -1,0 +1,182 @@
+"""browser: a real headless Chromium (Playwright) that reads and acts on web pages for an agent.
+
+Each action opens the task's page from ToolContext.state, acts, and saves the session back
+(see browser_session). Every request, redirects included, passes the egress policy; this
+module must never drive Chromium except through browser_session.
+"""
+from __future__ import annotations
+
+import re
+import struct
+import time
+from typing import Any, Literal
+
+from pydantic import Field
+
+from .base import SideEffect, Tool, ToolContext, ToolInput
+from .browser_session import ACTION_TIMEOUT_MS, MAX_TIMEOUT_MS, NAV_TIMEOUT_MS, Session, in_session
+
+tool = Tool("browser", "Drive a headless web browser: open pages, read them, fill and submit forms, take screenshots.")
+
+MAX_TEXT_CHARS, MAX_ITEM_CHARS, MAX_ITEMS = 20_000, 2_000, 200
+SUBMIT_BUTTONS = "button:not([type]), button[type=submit], input[type=submit], input[type=image]"
+EXTRACT_JS = ("(els, [attr, max]) => els.slice(0, max).map("
+              "e => attr === null ? (e.innerText ?? e.textContent) : e.getAttribute(attr))")
+
+
+def _cap(value: Any, limit: int) -> Any:
+    if not isinstance(value, str):
+        return value
+    value = value.strip()
+    return value if len(value) <= limit else value[:limit] + f" ... [truncated {len(value) - limit} chars]"
+
+
+
+class PageInput(ToolInput):
+    url: str | None = Field(default=None, max_length=2048,
+                            description="Open this URL first; otherwise act on the page the last step left open")
+
+
+class NavigateInput(ToolInput):
+    url: str = Field(description="Absolute http(s) URL", max_length=2048)
+    wait_until: Literal["load", "domcontentloaded", "networkidle", "commit"] = Field(default="load", alias="waitUntil")
+    timeout_ms: int = Field(default=NAV_TIMEOUT_MS, ge=1, le=MAX_TIMEOUT_MS, alias="timeoutMs")
+
+
+class ExtractInput(PageInput):
+    selector: str = Field(max_length=1000, description="CSS selector (Playwright selectors work too)")
+    attribute: str | None = Field(default=None, max_length=200, description="Return this attribute, not the text")
+    all_: bool = Field(default=False, alias="all", description=f"Return every match (at most {MAX_ITEMS}) as a list")
+    timeout_ms: int = Field(default=5_000, ge=1, le=MAX_TIMEOUT_MS, alias="timeoutMs",
+                            description="How long to wait for a first match")
+
+
+class SelectorInput(ToolInput):
+    selector: str = Field(max_length=1000, description="CSS selector of the element")
+    timeout_ms: int = Field(default=ACTION_TIMEOUT_MS, ge=1, le=MAX_TIMEOUT_MS, alias="timeoutMs")
+
+
+class FillInput(SelectorInput):
+    value: str = Field(max_length=100_000)
+
+
+class WaitForInput(SelectorInput):
+    state: Literal["attached", "visible", "hidden", "detached"] = "visible"
+
+
+class ScreenshotInput(PageInput):
+    full_page: bool = Field(default=False, alias="fullPage", description="The whole scrollable page, not the viewport")
+
+
+def _where(s: Session) -> dict[str, Any]:
+    return {"url": s.page.url, "title": s.page.title()}
+
+
+@tool.action("navigate", credits=10)
+def navigate(params: NavigateInput, context: ToolContext) -> dict[str, Any]:
+    """Open a URL in the task's browser; returns the final URL, HTTP status, title and load time."""
+    def act(s: Session) -> dict[str, Any]:
+        started = time.monotonic()
+        response = s.goto(params.url, params.wait_until, params.timeout_ms)
+        s.fills = []
+        return {**_where(s), "status": response.status if response else None,
+                "loadTimeMs": round((time.monotonic() - started) * 1000)}
+
+    return in_session(context, act, restore=False)
+
+
+@tool.action("extract", credits=20)
+def extract(params: ExtractInput, context: ToolContext) -> Any:
+    """Text (or an attribute) of the first element matching a CSS selector, or of all of them with all=true."""
+    def act(s: Session) -> Any:
+        s.wait_for(params.selector, "attached", params.timeout_ms)
+        limit = MAX_ITEMS if params.all_ else 1
+        values = s.page.locator(params.selector).evaluate_all(EXTRACT_JS, [params.attribute, limit])
+        if params.all_:
+            return [_cap(v, MAX_ITEM_CHARS) for v in values]
+        return _cap(values[0], MAX_TEXT_CHARS)
+
+    return in_session(context, act, url=params.url)
+
+
+@tool.action("click", side_effect=SideEffect.WRITE, credits=20)
+def click(params: SelectorInput, context: ToolContext) -> dict[str, Any]:
+    """Click the first element matching a selector and wait for any page it leads to."""
+    def act(s: Session) -> dict[str, Any]:
+        s.wait_for(params.selector, "attached", params.timeout_ms)
+        s.page.locator(params.selector).first.click(timeout=params.timeout_ms)
+        s.settle()
+        return _where(s)
+
+    return in_session(context, act)
+
+
+@tool.action("fill", side_effect=SideEffect.WRITE, credits=20)
+def fill(params: FillInput, context: ToolContext) -> dict[str, Any]:
+    """Type a value into an input or textarea; it is kept for the next step until the form is submitted."""
+    def act(s: Session) -> dict[str, Any]:
+        s.wait_for(params.selector, "attached", params.timeout_ms)
+        s.page.locator(params.selector).first.fill(params.value, timeout=params.timeout_ms)
+        s.fills = [f for f in s.fills if f[0] != params.selector] + [[params.selector, params.value]]
+        return {"url": s.page.url, "filled": params.selector}
+
+    return in_session(context, act)
+
+
+@tool.action("submit", side_effect=SideEffect.WRITE, credits=20)
+def submit(params: SelectorInput, context: ToolContext) -> dict[str, Any]:
+    """Submit a form (by the form's selector or its button's) and wait for the page it leads to."""
+    def act(s: Session) -> dict[str, Any]:
+        s.wait_for(params.selector, "attached", params.timeout_ms)
+        target = s.page.locator(params.selector).first
+        if target.evaluate("e => e.tagName.toLowerCase()") == "form":
+            button = target.locator(SUBMIT_BUTTONS).first
+            if button.count():
+                button.click(timeout=params.timeout_ms)
+            else:  # a form without a button: submit it the way pressing Enter would
+                with s.page.expect_navigation(timeout=params.timeout_ms):
+                    target.evaluate("f => f.requestSubmit()")
+        else:
+            target.click(timeout=params.timeout_ms)
+        s.settle()
+        s.fills = []
+        return _where(s)
+
+    return in_session(context, act)
+
+
+@tool.action("waitFor", credits=10)
+def wait_for(params: WaitForInput, context: ToolContext) -> dict[str, Any]:
+    """Wait until an element matching a selector appears (or reaches `state`) on the current page."""
+    def act(s: Session) -> dict[str, Any]:
+        started = time.monotonic()
+        s.wait_for(params.selector, params.state, params.timeout_ms)
+        return {"url": s.page.url, "selector": params.selector, "state": params.state,
+                "waitedMs": round((time.monotonic() - started) * 1000)}
+
+    return in_session(context, act)
+
+
+@tool.action("screenshot", credits=20)
+def screenshot(params: ScreenshotInput, context: ToolContext) -> dict[str, Any]:
+    """Save a PNG of the page (the viewport, or the full page) and return its path and size."""
+    def act(s: Session) -> dict[str, Any]:
+        number = int(s.saved.get("screenshots", 0)) + 1
+        folder = context.artifacts_dir / (re.sub(r"[^A-Za-z0-9_.-]", "_", context.task_id) or "no-task")
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"screenshot-{number}.png"
+        png = s.page.screenshot(path=str(path), full_page=params.full_page, timeout=MAX_TIMEOUT_MS)
+        s.saved["screenshots"] = number
+        width, height = struct.unpack(">II", png[16:24])  # the PNG header's IHDR chunk
+        return {"path": str(path), "width": width, "height": height}
+
+    return in_session(context, act, url=params.url)
+
+
+@tool.action("text", credits=10)
+def text(params: PageInput, context: ToolContext) -> str:
+    """The page's visible text (capped at 20,000 characters)."""
+    def act(s: Session) -> str:
+        return _cap(s.page.evaluate("() => document.body ? document.body.innerText : ''"), MAX_TEXT_CHARS)
+
+    return in_session(context, act, url=params.url)
