@@ -8,7 +8,7 @@ from django.conf import settings
 
 from tests.fakes.hn_server import FakeHackerNews
 
-pytest_plugins = ["tests.fakes.anthropic_fixtures"]
+pytest_plugins = ["tests.fakes.anthropic_fixtures", "tests.fakes.smtp_sink", "tests.fakes.google_server"]
 
 LOOPBACK = ["127.0.0.0/8", "::1/128", "localhost"]
 

@@ -1,54 +1,172 @@
-"""email: send a message through Django's configured email backend (SMTP, file, console).
+"""email: send one message by SMTP (Django's email backend) or through the Gmail API.
 
-Irreversible: the executor gives each send the step's idempotency key as Message-ID
-and never repeats a step whose send may have happened.
+Subject and body may be templates with `{{ field }}` placeholders filled from
+`personalization` (plain names only: no attribute or index access, nothing evaluated).
+Irreversible: the Message-ID carries the step's idempotency key on both paths, and the
+executor never repeats a step whose send may have happened. It must never send a file
+from outside the task's artifacts directory, nor put a Google token in its output.
 """
 from __future__ import annotations
 
-from typing import Any
+import base64
+import mimetypes
+import re
+from typing import Any, Literal
 
-from django.core.mail import EmailMessage
-from pydantic import EmailStr, Field, field_validator
+from django.core.mail import BadHeaderError, EmailMessage
+from pydantic import AliasChoices, EmailStr, Field, field_validator, model_validator
 
 from .base import SideEffect, Tool, ToolContext, ToolInput
-from .errors import ToolError, TransientToolError
+from .errors import ToolError, ToolInputError, TransientToolError
+from .files import decode_base64, read_artifact, safe_filename
+from .google import GoogleSession, setting
 
 tool = Tool("email", "Send email.")
 MAX_RECIPIENTS = 100
+MAX_ATTACHMENTS = 20
+DEFAULT_MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024  # all attachments together; EMAIL_MAX_ATTACHMENT_BYTES
+PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.S)
+FIELD_NAME = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*")
+
+
+class Attachment(ToolInput):
+    filename: str | None = Field(default=None, max_length=255, description="Defaults to the path's file name")
+    content_base64: str | None = Field(default=None, alias="contentBase64")
+    mime_type: str | None = Field(default=None, alias="mimeType", pattern=r"^[\w.+-]+/[\w.+-]+$")
+    path: str | None = Field(default=None, max_length=4096, description="A file in the task's artifacts directory")
+
+    @model_validator(mode="after")
+    def one_source(self) -> Attachment:
+        if (self.content_base64 is None) == (self.path is None):
+            raise ValueError("give either contentBase64 or path")
+        if self.content_base64 is not None and not self.filename:
+            raise ValueError("an attachment given as contentBase64 needs a filename")
+        return self
 
 
 class SendInput(ToolInput):
     to: list[EmailStr] = Field(min_length=1, max_length=MAX_RECIPIENTS)
-    subject: str = Field(max_length=998)
-    body: str = Field(max_length=1_000_000)
+    subject: str = Field(max_length=998, description="May hold {{ field }} placeholders")
+    body: str | None = Field(default=None, max_length=1_000_000)
+    template: str | None = Field(
+        default=None, max_length=1_000_000,
+        description="The body as a template with {{ field }} placeholders, instead of body",
+    )
+    personalization: dict[str, str | int | float] = Field(
+        default_factory=dict, validation_alias=AliasChoices("personalization", "context"),
+        description="Values for the {{ field }} placeholders of subject and template/body",
+    )
     cc: list[EmailStr] = Field(default_factory=list, max_length=MAX_RECIPIENTS)
     from_email: EmailStr | None = Field(default=None, alias="from")
+    attachments: list[Attachment] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
+    provider: Literal["smtp", "gmail"] | None = Field(
+        default=None, description="smtp or gmail; defaults to the user's email provider setting",
+    )
 
     @field_validator("to", "cc", mode="before")
     @classmethod
     def one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
 
-    @field_validator("body", mode="before")
+    @field_validator("body", "template", mode="before")
     @classmethod
     def text_body(cls, value: Any) -> Any:
         if isinstance(value, dict) and "content" in value:  # an ai.chat result
             return value["content"]
         return value
 
+    @model_validator(mode="after")
+    def body_or_template(self) -> SendInput:
+        if (self.body is None) == (self.template is None):
+            raise ValueError("give either body or template")
+        return self
+
+
+def render(text: str, values: dict[str, Any], where: str) -> str:
+    """Replace each {{ name }} with values[name]; nothing else in the text is interpreted."""
+
+    def substitute(match: re.Match[str]) -> str:
+        field = FIELD_NAME.fullmatch(match.group(1))
+        if field is None:
+            raise ToolInputError(
+                f"{where}: placeholder {match.group(0)!r} is not a plain field name; use {{{{ name }}}}"
+            )
+        name = field.group(1)
+        if name not in values:
+            known = ", ".join(sorted(values)) or "no fields"
+            raise ToolInputError(f"{where}: template field {name!r} has no value in personalization (it has {known})")
+        return str(values[name])
+
+    return PLACEHOLDER.sub(substitute, text)
+
+
+def _attachments(params: SendInput, context: ToolContext) -> list[tuple[str, bytes, str]]:
+    budget = int(setting("EMAIL_MAX_ATTACHMENT_BYTES", DEFAULT_MAX_ATTACHMENT_BYTES))
+    loaded = []
+    for item in params.attachments:
+        if item.path is not None:
+            path, content = read_artifact(context, item.path, budget)
+            filename = safe_filename(item.filename or path.name)
+        else:
+            filename = safe_filename(item.filename or "attachment")
+            content = decode_base64(item.content_base64 or "", budget, f"attachment {filename}")
+        budget -= len(content)
+        if budget < 0:
+            raise ToolInputError("the attachments together are larger than the email size limit")
+        mime_type = item.mime_type or mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        loaded.append((filename, content, mime_type))
+    return loaded
+
+
+def _message(params: SendInput, context: ToolContext, from_email: str | None) -> EmailMessage:
+    subject, body = params.subject, params.body if params.body is not None else params.template or ""
+    if params.template is not None or params.personalization:
+        subject = render(subject, params.personalization, "subject")
+        body = render(body, params.personalization, "template" if params.template is not None else "body")
+    message_id = f"<{context.idempotency_key or 'adhoc'}@xantuus>".replace(":", ".")
+    message = EmailMessage(
+        subject=subject, body=body, from_email=from_email,
+        to=list(params.to), cc=list(params.cc), headers={"Message-ID": message_id},
+    )
+    for filename, content, mime_type in _attachments(params, context):
+        message.attach(filename, content, mime_type)
+    return message
+
 
 @tool.action("send", side_effect=SideEffect.IRREVERSIBLE, credits=10)
 def send(params: SendInput, context: ToolContext) -> dict[str, Any]:
-    """Send one email to `to` (a list or one address) with `subject` and a text `body`."""
-    message_id = f"<{context.idempotency_key or 'adhoc'}@xantuus>".replace(":", ".")
-    message = EmailMessage(
-        subject=params.subject, body=params.body, from_email=params.from_email,
-        to=list(params.to), cc=list(params.cc), headers={"Message-ID": message_id},
-    )
+    """Send one email to `to` (a list or one address) with `subject` and a text `body`
+    (or a `template` with {{ field }} placeholders filled from `personalization`),
+    optional `attachments`, by SMTP or the user's Gmail (`provider`)."""
+    provider = params.provider or context.credentials.get("email_provider") or "smtp"
+    if provider == "gmail":
+        return _send_gmail(params, context)
+    if provider != "smtp":
+        raise ToolInputError(f"unknown email provider {provider!r}; use smtp or gmail")
+    message = _message(params, context, params.from_email)
     try:
         sent = message.send(fail_silently=False)
+    except BadHeaderError as exc:
+        raise ToolInputError(f"email not sent: {exc}") from None
     except (ConnectionError, TimeoutError) as exc:
         raise TransientToolError(f"email server unreachable: {exc}") from exc
     except Exception as exc:  # smtplib errors: refused recipients, auth ...
         raise ToolError(f"email not sent: {exc}") from exc
-    return {"sent": sent, "messageId": message_id, "to": list(params.to)}
+    return {"sent": sent, "provider": "smtp", "messageId": message.extra_headers["Message-ID"],
+            "to": list(params.to), "attachments": [a[0] for a in message.attachments]}
+
+
+def _send_gmail(params: SendInput, context: ToolContext) -> dict[str, Any]:
+    with GoogleSession(context, "email via Gmail", "GMAIL_API_BASE_URL") as google:
+        account = (context.credentials.get("google") or {}).get("email")
+        message = _message(params, context, params.from_email or account)
+        try:
+            raw = base64.urlsafe_b64encode(message.message().as_bytes()).decode("ascii")
+        except BadHeaderError as exc:
+            raise ToolInputError(f"email not sent: {exc}") from None
+        answer = google.request("POST", "/gmail/v1/users/me/messages/send", json={"raw": raw}).json() or {}
+        return {
+            "sent": 1, "provider": "gmail", "messageId": message.extra_headers["Message-ID"], "to": list(params.to),
+            "attachments": [a[0] for a in message.attachments],
+            "gmailId": answer.get("id"), "threadId": answer.get("threadId"),
+        }
