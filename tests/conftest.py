@@ -6,7 +6,9 @@ from collections.abc import Iterator
 import pytest
 from django.conf import settings
 
+from tests.fakes import processes
 from tests.fakes.hn_server import FakeHackerNews
+from tests.fakes.processes import Server
 
 pytest_plugins = ["tests.fakes.anthropic_fixtures", "tests.fakes.smtp_sink", "tests.fakes.google_server"]
 
@@ -51,6 +53,24 @@ def inline_engine(settings, transactional_db) -> Iterator[None]:
     settings.AGENT_RETRY_BASE_S = 0.05
     yield
     assert INLINE.wait_idle(timeout=30), "the inline runner did not go idle"
+
+
+@pytest.fixture
+def celery_worker(transactional_db, settings, loopback_allowed, tmp_path) -> Iterator[Server]:
+    """A real `celery -A xantuus worker` on the test database and Redis (no -Q: every queue)."""
+    if not settings.REDIS_URL:
+        pytest.fail("REDIS_URL must point at Redis for tests with a real worker (bin/test sets it)")
+    settings.EMBEDDED = False
+    settings.AGENT_RETRY_BASE_S = 0.05
+    from xantuus.celery import app
+
+    app.control.purge()  # wake-ups left over from earlier tests point at flushed rows
+    worker = processes.celery_worker("worker", processes.stack_env(), tmp_path)
+    try:
+        processes.wait_until_ready(worker, "ready.")
+        yield worker
+    finally:
+        worker.stop()
 
 
 def pytest_report_header(config):

@@ -74,8 +74,8 @@ def test_pause_racing_step_completion_never_leaves_an_invalid_state(user):
         task = make_task(user, "executing", total_steps=3, current_step=2)
         token = leases.new_token()
         assert leases.take(task.id, token)
-        paused, completed = race(lambda: lifecycle.apply("pause", task_id=task.id),
-                                 lambda: finish_last_step(task.id, token))
+        paused, completed = race(lambda t=task.id: lifecycle.apply("pause", task_id=t),
+                                 lambda t=task.id, k=token: finish_last_step(t, k))
         task.refresh_from_db()
         assert paused != completed, "exactly one of pause and complete wins"
         assert task.status == ("paused" if paused else "completed")
@@ -94,8 +94,8 @@ def test_cancel_racing_resume_ends_cancelled_and_never_runs_on(user):
     outcomes = set()
     for _ in range(40):
         task = make_task(user, "paused")
-        cancelled, resumed = race(lambda: lifecycle.apply("cancel", task_id=task.id),
-                                  lambda: lifecycle.apply("resume", task_id=task.id))
+        cancelled, resumed = race(lambda t=task.id: lifecycle.apply("cancel", task_id=t),
+                                  lambda t=task.id: lifecycle.apply("resume", task_id=t))
         task.refresh_from_db()
         assert cancelled, "cancel wins from paused and from executing alike"
         assert task.status == "cancelled"
