@@ -11,7 +11,7 @@ from typing import Any
 from .base import Action, Tool
 from .errors import ToolInputError
 
-TOOL_MODULES = ["tools.http", "tools.ai", "tools.email", "tools.search", "tools.calendar", "tools.drive", "tools.code", "tools.image", "tools.database"]
+TOOL_MODULES = ["tools.http", "tools.ai", "tools.email", "tools.search", "tools.calendar", "tools.drive", "tools.code", "tools.image", "tools.database", "tools.browser"]
 
 
 @cache
