@@ -50,6 +50,7 @@ class Attempt:
     credits: int = 0
     duration_ms: int = 0
     retries: int = 0  # transient failures of this step so far
+    final_text: str | None = None  # the model answered instead of calling a tool
     tool_state: dict[str, Any] = field(default_factory=dict)
 
 
@@ -82,8 +83,8 @@ def _leased_step(task_id: str, token: str) -> str:
     if attempt is None:
         complete_task(task, token, steps)
         return "completed"
-    if isinstance(attempt, str):  # the model's final answer
-        complete_task(task, token, steps, final_text=attempt)
+    if attempt.final_text is not None:  # the model's final answer
+        complete_task(task, token, steps, final_text=attempt.final_text, tokens=attempt.tokens)
         return "completed"
     attempt.retries = existing.attempts if existing else 0
     _act(task, token, attempt, existing)
@@ -107,15 +108,14 @@ def _recorded_steps(task: Task) -> list[dict[str, Any]]:
     )
 
 
-def _reason(task: Task, number: int, steps: list[dict[str, Any]]) -> Attempt | str | None:
-    """The next action (an Attempt), the model's final text (str), or None when the plan is done."""
+def _reason(task: Task, number: int, steps: list[dict[str, Any]]) -> Attempt | None:
+    """The next action (or the model's final answer) as an Attempt; None when the plan is done."""
     plan = task.plan or {}
     if is_reactive(plan):
         decision = react.decide(get_provider(), goal=_goal(task), steps=steps, model=task.agent_model,
                                 tools=(task.agent_config or {}).get("tools"))
-        if decision.action is None:
-            return decision.final_text or ""
-        return Attempt(number, decision.action, decision.params, decision.reasoning, tokens=decision.tokens)
+        return Attempt(number, decision.action or "", decision.params, decision.reasoning, tokens=decision.tokens,
+                       final_text=decision.final_text if decision.action is None else None)
     if number > len(plan.get("steps", [])):
         return None
     step = plan["steps"][number - 1]

@@ -45,7 +45,7 @@ def history(goal: str, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
         tool_use_id = f"step_{step['step']}"
         assistant: list[dict[str, Any]] = [{"type": "text", "text": step["reasoning"]}] if step["reasoning"] else []
         assistant.append({"type": "tool_use", "id": tool_use_id,
-                          "name": registry.get_action(step["action"]).llm_name, "input": step["input"]})
+                          "name": step["action"].replace(".", "__", 1), "input": step["input"]})
         messages.append({"role": "assistant", "content": assistant})
         result = {"type": "tool_result", "tool_use_id": tool_use_id,
                   "content": _observation(step["output"], step["error"])}
@@ -62,7 +62,8 @@ def decide(provider: Provider, *, goal: str, steps: list[dict[str, Any]], model:
         max_tokens=2048,
     )
     if not response.tool_calls:
-        return Decision(reasoning=response.text, final_text=response.text, tokens=response.tokens)
+        return Decision(reasoning=response.text, final_text=response.text or "", tokens=response.tokens)
     call = response.tool_calls[0]  # one action per step; the rest are asked again next step
-    action = registry.by_llm_name(call.name)
-    return Decision(reasoning=response.text, action=action.qualified_name, params=call.input, tokens=response.tokens)
+    # an unknown name still becomes a step: the act phase fails it and the model sees why
+    action = call.name.replace("__", ".", 1)
+    return Decision(reasoning=response.text, action=action, params=call.input, tokens=response.tokens)

@@ -11,7 +11,18 @@ from typing import Any
 from .base import Action, Tool
 from .errors import ToolInputError
 
-TOOL_MODULES = ["tools.http", "tools.ai", "tools.email", "tools.search", "tools.calendar", "tools.drive", "tools.code", "tools.image", "tools.database", "tools.browser"]
+TOOL_MODULES = [
+    "tools.http",
+    "tools.ai",
+    "tools.email",
+    "tools.search",
+    "tools.browser",
+    "tools.calendar",
+    "tools.drive",
+    "tools.database",
+    "tools.code",
+    "tools.image",
+]
 
 
 @cache

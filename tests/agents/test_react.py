@@ -1,0 +1,96 @@
+"""Free-form goals: the real anthropic SDK against a local Messages API, one tool call per step."""
+from __future__ import annotations
+
+import pytest
+
+from agents.dispatch import INLINE
+from tasks_app import services
+from tasks_app.models import Task, TaskExecution
+from tests.fakes.anthropic_server import reply_error, reply_text, reply_tool_use
+
+pytestmark = pytest.mark.usefixtures("inline_engine")
+
+GOAL = "What are the top 2 stories on Hacker News right now?"
+
+
+def run(task: Task) -> Task:
+    services.task_execute(task=task)
+    assert INLINE.wait_idle(timeout=60)
+    task.refresh_from_db()
+    return task
+
+
+def test_a_multi_step_react_run(user, hn_server, fake_anthropic):
+    fake_anthropic.enqueue(
+        reply_tool_use("http__get", {"url": f"{hn_server.url}/topstories.json"},
+                       text="I will fetch the top story ids.", input_tokens=100, output_tokens=20),
+        reply_tool_use("http__getBatch", {"ids": [9001, 9002], "urlTemplate": f"{hn_server.url}/item/{{id}}.json"},
+                       text="Now the two stories.", input_tokens=200, output_tokens=30),
+        reply_text("The top stories are Story number 1 and Story number 2.", input_tokens=300, output_tokens=15),
+    )
+    task = run(services.task_create(user=user, title=GOAL, agent_model="claude-test-model"))
+    assert task.status == "completed", task.error
+    assert task.result["summary"] == "The top stories are Story number 1 and Story number 2."
+    rows = list(TaskExecution.objects.filter(task=task).order_by("step"))
+    assert [(r.action, r.reasoning) for r in rows] == [("http.get", "I will fetch the top story ids."),
+                                                     ("http.getBatch", "Now the two stories.")]
+    assert [r.tokens for r in rows] == [120, 230]
+    assert task.total_tokens == 120 + 230 + 315, "the final answer's tokens count too"
+    requests = fake_anthropic.message_requests
+    assert len(requests) == 3 and {r.json["model"] for r in requests} == {"claude-test-model"}
+    assert requests[0].messages == [{"role": "user", "content": GOAL}]
+    assert any(tool["name"] == "http__getBatch" for tool in requests[0].json["tools"])
+    # the observation of step 2 is what the model read before answering
+    last_result = requests[2].tool_results()[-1]
+    assert "Story number 2" in str(last_result["content"]) and not last_result.get("is_error")
+
+
+def test_a_tool_error_goes_back_to_the_model_which_adapts(user, hn_server, fake_anthropic):
+    def responder(request):
+        results = [b for m in request["messages"] if isinstance(m["content"], list)
+                   for b in m["content"] if b.get("type") == "tool_result"]
+        if not results:
+            return reply_tool_use("http__get", {"url": f"{hn_server.url}/beststories-typo.json"}, text="Try this.")
+        if results[-1].get("is_error"):
+            return reply_tool_use("http__get", {"url": f"{hn_server.url}/topstories.json"},
+                                  text="That URL failed; the documented one is topstories.")
+        return reply_text("Found 8 story ids.")
+
+    fake_anthropic.responder = responder
+    task = run(services.task_create(user=user, title=GOAL))
+    assert task.status == "completed", task.error
+    rows = list(TaskExecution.objects.filter(task=task).order_by("step"))
+    assert [r.status for r in rows] == ["failed", "completed"]
+    assert "answered 404" in rows[0].error
+    error_result = fake_anthropic.message_requests[1].tool_results()[0]
+    assert error_result["is_error"] is True and "answered 404" in str(error_result["content"])
+    assert task.result["summary"] == "Found 8 story ids."
+
+
+def test_api_errors_are_retried_by_the_client(user, hn_server, fake_anthropic):
+    fake_anthropic.enqueue(
+        reply_error(429, retry_after=0.001),
+        reply_error(500, retry_after=0.001),
+        reply_text("Nothing to do: the answer is 42."),
+    )
+    task = run(services.task_create(user=user, title="What is the answer?"))
+    assert task.status == "completed", task.error
+    assert [r.status for r in fake_anthropic.message_requests] == [429, 500, 200]
+    assert task.result["summary"] == "Nothing to do: the answer is 42."
+
+
+def test_a_permanent_api_error_fails_the_task_with_its_reason(user, fake_anthropic):
+    fake_anthropic.enqueue(reply_error(400, "invalid_request_error", "max_tokens is too large"))
+    task = run(services.task_create(user=user, title="anything"))
+    assert task.status == "failed"
+    assert "BadRequestError" in task.error and "max_tokens is too large" in task.error
+    assert "sk-test-fake" not in task.error
+
+
+def test_a_tool_the_registry_lacks_is_observed_as_an_error(user, fake_anthropic):
+    fake_anthropic.enqueue(reply_tool_use("fax__send", {"to": "123"}, text="Fax it."),
+                           reply_text("I cannot fax; done."))
+    task = run(services.task_create(user=user, title="fax the report"))
+    assert task.status == "completed", task.error
+    row = TaskExecution.objects.get(task=task, step=1)
+    assert row.status == "failed" and "unknown tool 'fax'" in row.error
