@@ -6,6 +6,7 @@ is paused or cancelled, returns at once: pause and cancel take effect at step bo
 """
 from __future__ import annotations
 
+import copy
 import logging
 import random
 import time
@@ -29,7 +30,7 @@ from .finish import complete_task, fail_task
 from .llm import get_provider
 from .planner import is_reactive
 from .redact import redact
-from .toolcontext import build_tool_context, idempotency_key, reference_context
+from .toolcontext import build_tool_context, idempotency_key, reference_context, save_refreshed_credentials
 
 log = logging.getLogger(__name__)
 
@@ -140,9 +141,12 @@ def _act(task: Task, token: str, attempt: Attempt, existing: TaskExecution | Non
         attempt.side_effect, attempt.credits = action.side_effect, action.credits
         if action.side_effect != SideEffect.READ:
             _record_start(task, attempt, existing)  # committed before the call: a crash leaves a trace
-        context = build_tool_context(task, attempt.number)
+        tool = registry.tools()[action.tool]
+        context = build_tool_context(task, attempt.number, uses_credentials=tool.uses_credentials)
+        stored = copy.deepcopy(context.credentials)
         with leases.keep_alive(task.id, token):
             attempt.output = action.run(attempt.params, context)
+        save_refreshed_credentials(task, stored, context)
         attempt.tokens += context.tokens_used
         attempt.tool_state = context.state
     except Exception as exc:

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.conf import settings
 
+from tasks_app import credentials
 from tasks_app.models import Task
 from tools.base import ToolContext
 from tools.egress import EgressPolicy
@@ -29,12 +30,19 @@ def reference_context(task: Task, plan: dict[str, Any], steps: list[dict[str, An
     return context
 
 
+def save_refreshed_credentials(task: Task, before: dict[str, Any], context: ToolContext) -> None:
+    """A tool that refreshed an OAuth token left the new one in its context: keep it, encrypted."""
+    for provider, secret in context.credentials.items():
+        if isinstance(secret, dict) and secret != before.get(provider):
+            credentials.store(user_id=task.user_id, provider=provider, secret=secret)
+
+
 def idempotency_key(task: Task, number: int) -> str:
     """The key every side-effecting call of this step carries; unique per task, run and step."""
     return f"task:{task.id}:run:{task.attempts}:step:{number}"
 
 
-def build_tool_context(task: Task, number: int) -> ToolContext:
+def build_tool_context(task: Task, number: int, *, uses_credentials: bool = False) -> ToolContext:
     return ToolContext(
         task_id=task.id,
         user_id=task.user_id,
@@ -44,5 +52,6 @@ def build_tool_context(task: Task, number: int) -> ToolContext:
         egress=EgressPolicy.from_settings(),
         llm=get_provider(),
         state=dict(task.tool_state or {}),
+        credentials=credentials.load_all(user_id=task.user_id) if uses_credentials else {},
         artifacts_dir=settings.MEDIA_ROOT / "artifacts",
     )

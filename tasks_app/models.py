@@ -184,3 +184,23 @@ class AgentMetrics(models.Model):
         constraints = [models.UniqueConstraint(fields=["agent_type", "date"], name="one_metrics_row_per_day")]
         indexes = [models.Index(fields=["agent_type"]), models.Index(fields=["date"])]
         verbose_name_plural = "agent metrics"
+
+
+class Credential(models.Model):
+    """A user's secret for an outside service (Google OAuth tokens ...), encrypted at rest.
+
+    Read and written only through tasks_app.credentials; never serialized into traces,
+    events, logs or API responses.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="credentials")
+    provider = models.CharField(max_length=50)  # "google", "email" ...
+    ciphertext = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "provider"], name="one_credential_per_provider")]
+
+    def __str__(self) -> str:
+        return f"{self.provider} credential of user {self.user_id}"

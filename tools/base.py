@@ -104,9 +104,10 @@ class Action:
 class Tool:
     """A family of actions; modules declare one and decorate their functions with it."""
 
-    def __init__(self, name: str, description: str):
+    def __init__(self, name: str, description: str, *, uses_credentials: bool = False):
         self.name = name
         self.description = description
+        self.uses_credentials = uses_credentials  # the executor loads the user's stored credentials
         self.actions: dict[str, Action] = {}
 
     def action(

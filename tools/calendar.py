@@ -21,7 +21,7 @@ from .base import SideEffect, Tool, ToolContext, ToolInput
 from .errors import ToolError
 from .google import GoogleAPIError, GoogleSession
 
-tool = Tool("calendar", "Read and change the user's Google Calendar.")
+tool = Tool("calendar", "Read and change the user's Google Calendar.", uses_credentials=True)
 LABEL = "calendar"
 EVENT_FIELDS = ("summary", "description", "location", "start", "end", "attendees")
 ATTENDEE_KEYS = ("email", "displayName", "optional", "responseStatus")

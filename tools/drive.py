@@ -25,7 +25,7 @@ from .errors import ToolError, ToolInputError
 from .files import decode_base64, read_artifact, safe_filename
 from .google import GoogleAPIError, GoogleSession, setting
 
-tool = Tool("drive", "Read and change the user's Google Drive files.")
+tool = Tool("drive", "Read and change the user's Google Drive files.", uses_credentials=True)
 LABEL = "drive"
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # Drive's limit for a multipart upload
 DEFAULT_MAX_DOWNLOAD_BYTES = 25 * 1024 * 1024  # GOOGLE_DRIVE_MAX_BYTES

@@ -21,7 +21,7 @@ from .errors import ToolError, ToolInputError, TransientToolError
 from .files import decode_base64, read_artifact, safe_filename
 from .google import GoogleSession, setting
 
-tool = Tool("email", "Send email.")
+tool = Tool("email", "Send email.", uses_credentials=True)
 MAX_RECIPIENTS = 100
 MAX_ATTACHMENTS = 20
 DEFAULT_MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024  # all attachments together; EMAIL_MAX_ATTACHMENT_BYTES

@@ -46,6 +46,8 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+# Fernet key for stored OAuth tokens; derived from SECRET_KEY when unset.
+XANTUUS_ENCRYPTION_KEY = os.environ.get("XANTUUS_ENCRYPTION_KEY", "")
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS") or ["localhost", "127.0.0.1", "[::1]", "testserver"]
 
@@ -205,7 +207,13 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "tasks_app.api.errors.exception_handler",
 }
+# Per-user API rate limits ("<count>/<sec|min|hour|day>"; empty: unlimited); over them: 429 + Retry-After.
+AGENT_RATE_CREATE = os.environ.get("AGENT_RATE_CREATE", "60/min")
+AGENT_RATE_EXECUTE = os.environ.get("AGENT_RATE_EXECUTE", "60/min")
+# POST /api/agent/execute/{id} with {"async": false} waits at most this long for the result, then answers 202.
+AGENT_SYNC_WAIT_S = float(os.environ.get("AGENT_SYNC_WAIT_S", "30"))
 SPECTACULAR_SETTINGS = {"TITLE": "Xantuus agent engine API", "VERSION": "1.0.0"}
 
 LOGGING = {

@@ -1,0 +1,45 @@
+"""Per-user credentials, encrypted with Fernet (XANTUUS_ENCRYPTION_KEY, else derived from SECRET_KEY).
+
+The plaintext exists only in memory, on its way into a ToolContext.
+"""
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings
+
+from .models import Credential
+
+
+def _fernet() -> Fernet:
+    key = settings.XANTUUS_ENCRYPTION_KEY
+    if not key:
+        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"xantuus-credentials", info=b"fernet").derive(
+            settings.SECRET_KEY.encode())
+        key = base64.urlsafe_b64encode(derived).decode()
+    return Fernet(key)
+
+
+def store(*, user_id: int, provider: str, secret: dict[str, Any]) -> None:
+    ciphertext = _fernet().encrypt(json.dumps(secret).encode()).decode()
+    Credential.objects.update_or_create(user_id=user_id, provider=provider, defaults={"ciphertext": ciphertext})
+
+
+def load_all(*, user_id: int) -> dict[str, Any]:
+    """Every credential of the user, by provider; one that no longer decrypts is left out."""
+    result: dict[str, Any] = {}
+    for row in Credential.objects.filter(user_id=user_id):
+        try:
+            result[row.provider] = json.loads(_fernet().decrypt(row.ciphertext.encode()))
+        except InvalidToken:
+            continue  # the key changed: the user must connect the account again
+    return result
+
+
+def remove(*, user_id: int, provider: str) -> bool:
+    return Credential.objects.filter(user_id=user_id, provider=provider).delete()[0] > 0
