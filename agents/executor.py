@@ -122,7 +122,10 @@ def _reason(task: Task, number: int, steps: list[dict[str, Any]]) -> Attempt | N
     step = plan["steps"][number - 1]
     attempt = Attempt(number, step["action"], {}, step.get("description") or "")
     try:
-        attempt.params = resolve(step.get("params") or {}, reference_context(task, plan, steps))
+        references = reference_context(task, plan, steps)
+        attempt.params = resolve(step.get("params") or {}, references)
+        if step.get("when") and not resolve(step["when"], references):
+            attempt.output = {"skipped": True, "because": f"{step['when']} is false"}  # a plan's if
     except Exception as exc:
         attempt.params, attempt.error, attempt.kind = dict(step.get("params") or {}), describe(exc), classify(exc)
     return attempt
@@ -133,8 +136,8 @@ def _goal(task: Task) -> str:
 
 
 def _act(task: Task, token: str, attempt: Attempt, existing: TaskExecution | None) -> None:
-    """Call the tool (unless reasoning already failed); a side effect gets its row first."""
-    if attempt.error:
+    """Call the tool (unless reasoning already failed or skipped it); a side effect gets its row first."""
+    if attempt.error or attempt.output is not None:
         return
     try:
         action = registry.get_action(attempt.action)

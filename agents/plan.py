@@ -32,6 +32,8 @@ class PlanStep(BaseModel):
     description: str = Field(default="", max_length=2000)
     params: dict[str, Any] = Field(default_factory=dict)
     depends_on: list[str] = Field(default_factory=list, alias="dependsOn")
+    when: str | None = Field(default=None, max_length=500,
+                             description="A reference; the step runs only if it is truthy, e.g. {step3.result.alert}")
 
     @model_validator(mode="after")
     def tool_from_action(self) -> PlanStep:
@@ -79,7 +81,7 @@ def parse_plan(data: Any) -> Plan:
             registry.get_action(step.action)
         except ToolInputError as exc:
             raise PlanError(f"{label}: {exc}") from None
-        for ref in sorted(references(step.params) | set(step.depends_on)):
+        for ref in sorted(references(step.params) | references(step.when) | set(step.depends_on)):
             positional = ref if STEP_REF.match(ref) else None
             if ref in seen or (positional and int(positional[4:]) < number):
                 continue

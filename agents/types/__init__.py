@@ -12,6 +12,7 @@ from ..plan import Plan, PlanError
 
 TYPE_MODULES = {
     "research": "agents.types.research",
+    "browser_automation": "agents.types.browser_automation",
 }
 
 
