@@ -127,3 +127,81 @@ def _copy_steps(replay: Task, kept: list[TaskExecution]) -> None:
 
 def error_message(exc: BaseException) -> str:
     return describe(exc)
+
+
+# --- Added by the interfaces work: edit and delete tasks, project CRUD. -----------------
+
+IDLE = frozenset({"pending", "completed", "failed", "cancelled"})  # no worker holds the task
+TASK_DETAILS = frozenset({"title", "description", "priority", "tags", "due_date", "project"})
+TASK_AGENT = frozenset({"agent_type", "agent_config", "agent_model", "plan"})
+
+
+class TaskInUse(Exception):
+    """The task has an active run (a worker may hold it); cancel it or let it finish first."""
+
+    def __init__(self, task_id: str, status: str | None, doing: str):
+        self.task_id, self.status = task_id, status
+        super().__init__(f"cannot {doing} task {task_id} while it is {status or 'missing'}: "
+                         f"cancel it or wait until it finishes")
+
+
+def task_update(*, task: Task, changes: dict[str, Any]) -> Task:
+    """Change a task's details; its agent (type, config, model, plan) only while no run is active.
+
+    Never writes status. Agent changes are validated like task_create and stored with a
+    conditional UPDATE, so a run that starts meanwhile wins and the edit is refused.
+    """
+    unknown = set(changes) - TASK_DETAILS - TASK_AGENT
+    if unknown:
+        raise InvalidTask(sorted(unknown)[0], f"cannot change {', '.join(sorted(unknown))}")
+    rows = Task.objects.filter(id=task.id)
+    if changes.keys() & TASK_AGENT:
+        merged = {name: changes.get(name, getattr(task, name)) for name in TASK_AGENT}
+        title = changes.get("title", task.title)
+        description = changes.get("description", task.description)
+        _check_request(merged["agent_type"], merged["agent_config"], merged["plan"], title, description)
+        rows = rows.filter(status__in=IDLE)
+    if changes and not rows.update(**changes, updated_at=timezone.now()):
+        current = Task.objects.filter(id=task.id).values_list("status", flat=True).first()
+        raise TaskInUse(task.id, current, "change the agent of")
+    task.refresh_from_db()
+    return task
+
+
+def _check_request(agent_type: str | None, agent_config: dict[str, Any] | None, plan: dict[str, Any] | None,
+                   title: str, description: str | None) -> None:
+    try:
+        validate_request(agent_type=agent_type, agent_config=agent_config, explicit_plan=plan,
+                         goal="\n\n".join(filter(None, [title, description])))
+    except AgentTypeError as exc:
+        field = "agentConfig" if agent_type and "agentConfig" in str(exc) else "agentType"
+        raise InvalidTask(field, str(exc)) from None
+    except PlanError as exc:
+        raise InvalidTask("plan" if plan is not None else "agentConfig", str(exc)) from None
+
+
+def task_delete(*, task: Task) -> None:
+    """Delete a task with its steps and events, unless a run is active."""
+    deleted, _ = Task.objects.filter(id=task.id, status__in=IDLE).delete()
+    if not deleted:
+        current = Task.objects.filter(id=task.id).values_list("status", flat=True).first()
+        raise TaskInUse(task.id, current, "delete")
+
+
+def project_create(*, user: AbstractBaseUser, name: str, description: str = "") -> Project:
+    return Project.objects.create(user=user, name=name, description=description)
+
+
+def project_update(*, project: Project, changes: dict[str, Any]) -> Project:
+    unknown = set(changes) - {"name", "description"}
+    if unknown:
+        raise InvalidTask(sorted(unknown)[0], f"cannot change {', '.join(sorted(unknown))}")
+    for name, value in changes.items():
+        setattr(project, name, value)
+    project.save(update_fields=[*changes, "updated_at"])
+    return project
+
+
+def project_delete(*, project: Project) -> None:
+    """Delete a project; its tasks stay, without a project (the seed's onDelete: SetNull)."""
+    project.delete()

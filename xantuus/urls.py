@@ -1,7 +1,13 @@
-"""URL routes: the admin and the API."""
+"""URL routes: the admin and the API (errors on /api/ paths answer in the API's JSON format)."""
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/", include("tasks_app.api.urls")),
 ]
+
+handler400 = "tasks_app.api.errors.bad_request"
+handler403 = "tasks_app.api.errors.permission_denied"
+handler404 = "tasks_app.api.errors.not_found"
+handler500 = "tasks_app.api.errors.server_error"

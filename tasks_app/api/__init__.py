@@ -1,0 +1,1 @@
+"""The HTTP API (DRF): serializers validate, views call tasks_app.services, responses are serialized."""

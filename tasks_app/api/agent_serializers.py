@@ -1,0 +1,93 @@
+"""Shapes of the /api/agent/ endpoints: execute, status, result, replay, trace, events, metrics."""
+# ruff: noqa: N815  (field names are the wire names)
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from tasks_app.models import TaskStatus
+
+from .fields import StrictSerializer
+from .serializers import AnyJSONField, StepSerializer
+
+
+class ExecuteSerializer(StrictSerializer):
+    """{"async": true} (the default) answers 202 at once; false waits for the result, within a bound."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {"async": serializers.BooleanField(default=True, help_text="run in the background")}
+
+
+class ReplaySerializer(StrictSerializer):
+    fromStep = serializers.IntegerField(min_value=1, max_value=1000, default=1,
+                                        help_text="steps before this one are copied from the original")
+
+
+class StatusSerializer(serializers.Serializer):
+    """selectors.task_status: the seed's GET /api/agent/status/{taskId} response."""
+
+    taskId = serializers.CharField()
+    status = serializers.ChoiceField(choices=TaskStatus.choices)
+    currentStep = serializers.IntegerField()
+    totalSteps = serializers.IntegerField()
+    progress = serializers.IntegerField(help_text="0-100")
+    executionTime = serializers.IntegerField(help_text="milliseconds")
+    creditsUsed = serializers.IntegerField()
+    tokensUsed = serializers.IntegerField()
+    error = serializers.CharField(allow_null=True)
+
+
+class ResultSerializer(StatusSerializer):
+    """selectors.task_result: the status plus the result and the last run's steps."""
+
+    title = serializers.CharField()
+    agentType = serializers.CharField(allow_null=True)
+    result = AnyJSONField(allow_null=True)
+    credits = serializers.IntegerField()
+    steps = StepSerializer(many=True)
+
+
+class TraceSerializer(serializers.Serializer):
+    taskId = serializers.CharField()
+    steps = serializers.ListField(child=AnyJSONField(), help_text="reasoning, action, input, output of each step")
+    replayOf = serializers.CharField(required=False)
+
+
+class EventsQuerySerializer(serializers.Serializer):
+    after = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=0,
+                                     help_text="only events with seq greater than this")
+
+
+class EventSerializer(serializers.Serializer):
+    taskId = serializers.CharField()
+    seq = serializers.IntegerField(help_text="per-task, 1, 2, 3 ... without gaps")
+    type = serializers.CharField(help_text="status | step | ...")
+
+    def to_representation(self, instance: Any) -> Any:
+        return instance  # the payload's own keys (status, step, progress ...) pass through
+
+
+class EventsSerializer(serializers.Serializer):
+    taskId = serializers.CharField()
+    lastSeq = serializers.IntegerField()
+    events = EventSerializer(many=True)
+
+
+class AgentTypeMetricsSerializer(serializers.Serializer):
+    agentType = serializers.CharField()
+    tasks = serializers.IntegerField()
+    completed = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    avgDuration = serializers.IntegerField(help_text="milliseconds, completed runs")
+    successRate = serializers.FloatField(allow_null=True, help_text="0-100")
+
+
+class MetricsSerializer(serializers.Serializer):
+    activeAgents = serializers.IntegerField(help_text="tasks planning, executing or awaiting approval")
+    queueDepth = serializers.IntegerField(help_text="tasks pending or planning")
+    successRate = serializers.FloatField(allow_null=True, help_text="completed / finished, 0-100")
+    errorRate = serializers.FloatField(allow_null=True, help_text="failed / finished, 0-100")
+    byStatus = serializers.DictField(child=serializers.IntegerField())
+    byAgentType = AgentTypeMetricsSerializer(many=True)
+    creditsUsed = serializers.DictField(child=serializers.IntegerField(), help_text="last24h, last7d, last30d")

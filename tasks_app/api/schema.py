@@ -1,0 +1,37 @@
+"""OpenAPI helpers: the error format as a component, and the error responses of each view."""
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from rest_framework import serializers
+
+ERROR_DESCRIPTIONS = {
+    400: "Invalid request: `fields` names each invalid field (dotted for nested ones, e.g. agentConfig.schedule)",
+    401: "Not authenticated: send `Authorization: Token <token>` or a session cookie",
+    404: "No such object for this user (another user's objects are not found either)",
+    409: "The task's status does not allow this (e.g. resume a completed task)",
+    429: "Rate limited: retry after the number of seconds in the Retry-After header",
+}
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="machine-readable: invalid, parse_error, not_authenticated, "
+                                           "not_found, conflict, throttled, ...")
+    message = serializers.CharField(help_text="what went wrong, for people")
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()),
+                                   help_text="field name -> problems (validation errors only; else empty)")
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
+
+
+def errors(*codes: int, authenticated: bool = True) -> dict[int, Any]:
+    """Error responses for extend_schema(responses=...): 401 too where a user is needed."""
+    wanted = {*codes, 401} if authenticated else set(codes)
+    return {code: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[code]) for code in sorted(wanted)}
+
+
+def obj(name: str, **fields: serializers.Field) -> Any:
+    return inline_serializer(name=name, fields=fields)

@@ -1,0 +1,160 @@
+"""Request and response shapes, camelCase on the wire (the seed's field names)."""
+# ruff: noqa: N815  (field names are the wire names)
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from tasks_app.models import Priority, Project, TaskStatus
+from tasks_app.selectors import task_progress
+
+from .fields import JSONObjectField, StrictCharField, StrictSerializer, validate_schedule
+
+ORDERINGS = ["createdAt", "-createdAt", "updatedAt", "-updatedAt", "dueDate", "-dueDate", "title", "-title",
+             "status", "-status", "priority", "-priority"]
+
+
+@extend_schema_field(OpenApiTypes.OBJECT)
+class AnyJSONField(serializers.JSONField):
+    pass
+
+
+class ProjectInputSerializer(StrictSerializer):
+    name = StrictCharField(max_length=200)
+    description = StrictCharField(max_length=10_000, required=False, allow_blank=True)
+
+
+class ProjectSerializer(serializers.Serializer):
+    id = serializers.CharField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    description = serializers.CharField(read_only=True)
+    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
+    updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
+
+
+class TaskInputSerializer(StrictSerializer):
+    """POST /api/workspace/tasks (all fields) and PATCH .../{id} (any subset)."""
+
+    title = StrictCharField(max_length=200)
+    description = StrictCharField(max_length=20_000, required=False, allow_null=True, allow_blank=True)
+    agentType = StrictCharField(max_length=50, required=False, allow_null=True)
+    agentConfig = JSONObjectField(required=False, allow_null=True)
+    agentModel = StrictCharField(max_length=100, required=False, allow_null=True)
+    priority = serializers.ChoiceField(choices=Priority.choices, required=False)
+    plan = JSONObjectField(required=False, allow_null=True, help_text="the seed's plan format: {steps: [...]}")
+    projectId = StrictCharField(max_length=32, required=False, allow_null=True)
+    tags = serializers.ListField(child=StrictCharField(max_length=50), max_length=20, required=False)
+    dueDate = serializers.DateTimeField(required=False, allow_null=True)
+
+    SNAKE = {"agentType": "agent_type", "agentConfig": "agent_config", "agentModel": "agent_model",
+             "projectId": "project", "dueDate": "due_date"}
+
+    def validate_projectId(self, value: str | None) -> Project | None:  # noqa: N802  (the wire name)
+        if value is None:
+            return None
+        project = Project.objects.filter(id=value, user=self.context["request"].user).first()
+        if project is None:
+            raise serializers.ValidationError(f"no project {value!r}")
+        return project
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        try:
+            validate_schedule(attrs.get("agentConfig"))
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError({"agentConfig": exc.detail}) from None
+        return attrs
+
+    def service_kwargs(self) -> dict[str, Any]:
+        """The validated body as the services' snake_case keyword arguments."""
+        return {self.SNAKE.get(name, name): value for name, value in self.validated_data.items()}
+
+
+class TaskSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    title = serializers.CharField()
+    description = serializers.CharField(allow_null=True)
+    status = serializers.ChoiceField(choices=TaskStatus.choices)
+    priority = serializers.ChoiceField(choices=Priority.choices)
+    agentType = serializers.CharField(source="agent_type", allow_null=True)
+    agentModel = serializers.CharField(source="agent_model", allow_null=True)
+    agentConfig = AnyJSONField(source="agent_config", allow_null=True)
+    plan = AnyJSONField(allow_null=True)
+    projectId = serializers.CharField(source="project_id", allow_null=True)
+    tags = serializers.ListField(child=serializers.CharField())
+    dueDate = serializers.DateTimeField(source="due_date", allow_null=True)
+    attempts = serializers.IntegerField()
+    currentStep = serializers.IntegerField(source="current_step")
+    totalSteps = serializers.IntegerField(source="total_steps")
+    progress = serializers.SerializerMethodField()
+    toolCalls = serializers.IntegerField(source="tool_calls")
+    totalTokens = serializers.IntegerField(source="total_tokens")
+    totalCredits = serializers.IntegerField(source="total_credits")
+    planCredits = serializers.IntegerField(source="plan_credits")
+    executionTime = serializers.IntegerField(source="execution_time", help_text="milliseconds")
+    result = AnyJSONField(allow_null=True)
+    error = serializers.CharField(allow_null=True)
+    lastEventSeq = serializers.IntegerField(source="event_seq", help_text="seq of the task's latest event")
+    lastRunAt = serializers.DateTimeField(source="last_run_at", allow_null=True)
+    startedAt = serializers.DateTimeField(source="started_at", allow_null=True)
+    completedAt = serializers.DateTimeField(source="completed_at", allow_null=True)
+    failedAt = serializers.DateTimeField(source="failed_at", allow_null=True)
+    createdAt = serializers.DateTimeField(source="created_at")
+    updatedAt = serializers.DateTimeField(source="updated_at")
+
+    def get_progress(self, task: Any) -> int:
+        return task_progress(task)
+
+
+class TaskListQuerySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=TaskStatus.choices, required=False)
+    agentType = StrictCharField(max_length=50, required=False)
+    projectId = StrictCharField(max_length=32, required=False)
+    tag = StrictCharField(max_length=50, required=False)
+    ordering = serializers.ChoiceField(choices=ORDERINGS, required=False, default="-createdAt")
+    page = serializers.IntegerField(min_value=1, max_value=100_000, required=False)
+    pageSize = serializers.IntegerField(min_value=1, max_value=100, required=False)
+
+
+class StepSerializer(serializers.Serializer):
+    """selectors.step_as_json: one TaskExecution row."""
+
+    id = serializers.CharField()
+    run = serializers.IntegerField()
+    step = serializers.IntegerField()
+    action = serializers.CharField()
+    tool = serializers.CharField(allow_null=True)
+    input = AnyJSONField()
+    output = AnyJSONField(allow_null=True)
+    reasoning = serializers.CharField(allow_null=True)
+    status = serializers.CharField()
+    error = serializers.CharField(allow_null=True)
+    sideEffect = serializers.CharField()
+    tokens = serializers.IntegerField()
+    credits = serializers.IntegerField()
+    duration = serializers.IntegerField(help_text="milliseconds")
+    createdAt = serializers.DateTimeField()
+    completedAt = serializers.DateTimeField(allow_null=True)
+
+
+class ExecutionsQuerySerializer(serializers.Serializer):
+    run = serializers.IntegerField(min_value=1, max_value=1_000_000, required=False,
+                                   help_text="only this run's steps (default: every run)")
+
+
+class TaskPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = TaskSerializer(many=True)
+
+
+class ToolActionSerializer(serializers.Serializer):
+    tool = serializers.CharField()
+    action = serializers.CharField(help_text="tool.action, as plans name it")
+    description = serializers.CharField()
+    sideEffect = serializers.ChoiceField(choices=["read", "write", "irreversible"])
+    credits = serializers.IntegerField()
+    inputSchema = serializers.DictField(help_text="JSON schema of the action's input")

@@ -1,0 +1,92 @@
+"""Every endpoint: another user's objects are not found (404), nobody gets 401."""
+from __future__ import annotations
+
+import pytest
+
+from tasks_app.api import urls as api_urls
+from tasks_app.models import Project, Task
+
+pytestmark = pytest.mark.django_db
+
+PUBLIC = {"auth/token", "schema/", "docs/"}
+
+
+@pytest.fixture
+def owned(user):
+    project = Project.objects.create(user=user, name="mine")
+    task = Task.objects.create(user=user, title="mine", project=project, status="completed",
+                               plan={"steps": [{"action": "http.get", "params": {"url": "http://x"}}]})
+    return task, project
+
+
+def calls(task, project):
+    """(method, path, body) for every object endpoint."""
+    t, p = task.id, project.id
+    return [
+        ("get", f"/api/workspace/tasks/{t}", None), ("patch", f"/api/workspace/tasks/{t}", {"title": "x"}),
+        ("delete", f"/api/workspace/tasks/{t}", None), ("get", f"/api/workspace/tasks/{t}/executions", None),
+        ("get", f"/api/workspace/projects/{p}", None), ("patch", f"/api/workspace/projects/{p}", {"name": "x"}),
+        ("delete", f"/api/workspace/projects/{p}", None),
+        ("post", f"/api/agent/execute/{t}", {"async": True}), ("get", f"/api/agent/status/{t}", None),
+        ("post", f"/api/agent/{t}/pause", None), ("post", f"/api/agent/{t}/resume", None),
+        ("post", f"/api/agent/{t}/cancel", None), ("get", f"/api/agent/{t}/trace", None),
+        ("post", f"/api/agent/{t}/replay", {"fromStep": 1}), ("get", f"/api/agent/{t}/events", None),
+    ]
+
+
+COLLECTIONS = [("get", "/api/workspace/tasks", None), ("post", "/api/workspace/tasks", {"title": "x"}),
+               ("get", "/api/workspace/projects", None), ("post", "/api/workspace/projects", {"name": "x"}),
+               ("get", "/api/agent/metrics", None), ("get", "/api/tools", None)]
+
+
+def test_the_walk_covers_every_api_route(owned):
+    walked = {path for _, path, _ in calls(*owned) + COLLECTIONS}
+    routes = {str(p.pattern) for p in api_urls.urlpatterns} - PUBLIC
+    task, project = owned
+    for route in routes:
+        concrete = "/api/" + route.replace("<str:task_id>", task.id).replace("<str:id>", task.id)
+        concrete_project = "/api/" + route.replace("<str:id>", project.id)
+        assert concrete in walked or concrete_project in walked, f"{route} is not walked"
+
+
+def test_another_users_objects_are_404_and_unchanged(owned, intruder_api):
+    task, project = owned
+    for method, path, body in calls(task, project):
+        response = getattr(intruder_api, method)(path, body, format="json")
+        assert response.status_code == 404, (method, path, response.content)
+        assert response.json()["error"]["code"] == "not_found"
+    task.refresh_from_db()
+    assert (task.title, task.status, task.attempts) == ("mine", "completed", 0)
+    assert Project.objects.filter(id=project.id, name="mine").exists()
+    assert Task.objects.count() == 1
+
+
+def test_another_users_collections_do_not_show_mine(owned, intruder_api):
+    assert intruder_api.get("/api/workspace/tasks").json()["count"] == 0
+    assert intruder_api.get("/api/workspace/tasks", {"projectId": owned[1].id}).json()["count"] == 0
+    assert intruder_api.get("/api/workspace/projects").json() == []
+    assert intruder_api.get("/api/agent/metrics").json()["byStatus"] == {}
+    made = intruder_api.post("/api/workspace/tasks", {"title": "x", "projectId": owned[1].id}, format="json")
+    assert made.status_code == 400 and "projectId" in made.json()["error"]["fields"]
+
+
+def test_anonymous_gets_401_everywhere(owned, anon_api):
+    for method, path, body in calls(*owned) + COLLECTIONS:
+        response = getattr(anon_api, method)(path, body, format="json")
+        assert response.status_code == 401, (method, path)
+        assert response.json()["error"]["code"] == "not_authenticated"
+        assert response["WWW-Authenticate"] == "Token"
+    assert Task.objects.count() == 1
+
+
+def test_a_wrong_token_or_password_is_refused(anon_api, user):
+    anon_api.credentials(HTTP_AUTHORIZATION="Token not-a-token")
+    response = anon_api.get("/api/workspace/tasks")
+    assert response.status_code == 401 and response.json()["error"]["code"] == "authentication_failed"
+    bad = anon_api.post("/api/auth/token", {"username": "ada", "password": "wrong"}, format="json")
+    assert bad.status_code == 400 and "Unable to log in" in bad.json()["error"]["message"]
+
+
+def test_session_login_works_too(client, user):
+    client.force_login(user)
+    assert client.get("/api/workspace/tasks").status_code == 200
