@@ -13,6 +13,8 @@ from ..plan import Plan, PlanError
 TYPE_MODULES = {
     "research": "agents.types.research",
     "browser_automation": "agents.types.browser_automation",
+    "email_campaign": "agents.types.email_campaign",
+    "data_processing": "agents.types.data_processing",
 }
 
 
