@@ -24,6 +24,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from .base import ToolContext
+from .config import setting
 from .errors import EgressDenied, ToolError, TransientToolError
 
 log = logging.getLogger("tools.browser")
@@ -42,17 +43,6 @@ NAV_TIMEOUT_MS, ACTION_TIMEOUT_MS, MAX_TIMEOUT_MS = 15_000, 10_000, 60_000
 MAX_REDIRECTS = 10
 MAX_STORAGE_BYTES = 1024 * 1024
 CALL_DEADLINE_S = 180
-
-
-def _setting(name: str, default: str) -> str:
-    """Django settings when configured, else the environment: workers and scripts both work."""
-    try:
-        from django.conf import settings
-
-        value = getattr(settings, name, None)
-    except Exception:  # Django missing or not configured in this process
-        value = None
-    return str(value or os.environ.get(name) or default)
 
 
 # Playwright's sync objects belong to the thread that made them, so each pool thread keeps
@@ -77,7 +67,7 @@ def _browser() -> Browser:
         return browser
     if getattr(_local, "playwright", None) is not None:
         _quietly(_local.playwright.stop)
-    executable = _setting("AGENT_BROWSER_EXECUTABLE", DEFAULT_EXECUTABLE)
+    executable = setting("AGENT_BROWSER_EXECUTABLE", DEFAULT_EXECUTABLE)
     if not os.access(executable, os.X_OK):
         raise ToolError(f"no Chromium at {executable}: install Debian's chromium or set AGENT_BROWSER_EXECUTABLE")
     _local.playwright = sync_playwright().start()

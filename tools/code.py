@@ -26,6 +26,7 @@ from typing import Any
 from pydantic import Field
 
 from .base import Tool, ToolContext, ToolInput
+from .config import setting
 from .errors import ToolError, ToolInputError
 
 tool = Tool("code", "Run a Python snippet in an isolated sandbox (no network, no files of ours).")
@@ -97,16 +98,6 @@ class RunInput(ToolInput):
     inputs: Any = Field(default=None, description="A JSON value the code sees as the variable `inputs`")
 
 
-def _setting(name: str, default: Any) -> Any:
-    """Django setting `name` if defined, else the environment variable, else `default`."""
-    from django.conf import settings
-
-    value = getattr(settings, name, None) if settings.configured else None
-    if value is None:
-        value = os.environ.get(name)
-    return default if value is None else type(default)(value)
-
-
 class _Capture:
     """Keeps the first `cap` bytes of a stream and only counts the rest."""
 
@@ -176,18 +167,18 @@ def _command(bwrap: str, python: str, fds: dict[str, int], status_w: int, limits
 
 
 def _limits(requested_timeout: float | None) -> dict[str, Any]:
-    timeout = min(requested_timeout or _setting("AGENT_CODE_TIMEOUT_S", 10.0),
-                  _setting("AGENT_CODE_MAX_TIMEOUT_S", 60.0))
+    timeout = min(requested_timeout or setting("AGENT_CODE_TIMEOUT_S", 10.0),
+                  setting("AGENT_CODE_MAX_TIMEOUT_S", 60.0))
     mb = 1024 * 1024
     return {
         "timeout": timeout,
-        "cpu": max(1, math.ceil(min(timeout, _setting("AGENT_CODE_CPU_S", 10.0)))),
-        "memory": _setting("AGENT_CODE_MEMORY_MB", 512) * mb,
-        "processes": _setting("AGENT_CODE_MAX_PROCESSES", 32),
-        "file": _setting("AGENT_CODE_MAX_FILE_MB", 16) * mb,
-        "disk": _setting("AGENT_CODE_DISK_MB", 64) * mb,
-        "output": _setting("AGENT_CODE_MAX_OUTPUT_BYTES", 65536),
-        "result": _setting("AGENT_CODE_MAX_RESULT_BYTES", 1024 * 1024),
+        "cpu": max(1, math.ceil(min(timeout, setting("AGENT_CODE_CPU_S", 10.0)))),
+        "memory": setting("AGENT_CODE_MEMORY_MB", 512) * mb,
+        "processes": setting("AGENT_CODE_MAX_PROCESSES", 32),
+        "file": setting("AGENT_CODE_MAX_FILE_MB", 16) * mb,
+        "disk": setting("AGENT_CODE_DISK_MB", 64) * mb,
+        "output": setting("AGENT_CODE_MAX_OUTPUT_BYTES", 65536),
+        "result": setting("AGENT_CODE_MAX_RESULT_BYTES", 1024 * 1024),
     }
 
 
@@ -249,7 +240,7 @@ def run(params: RunInput, context: ToolContext) -> dict[str, Any]:
     """Run Python 3 code in a sandbox without network or our files; returns stdout, stderr,
     exitCode and `result` (the JSON value of a variable named `result`, if the code sets one).
     Only the standard library is available; the working directory is a small scratch tmpfs."""
-    bwrap, python = _setting("AGENT_CODE_BWRAP", "/usr/bin/bwrap"), _setting("AGENT_CODE_PYTHON", "/usr/bin/python3")
+    bwrap, python = setting("AGENT_CODE_BWRAP", "/usr/bin/bwrap"), setting("AGENT_CODE_PYTHON", "/usr/bin/python3")
     if not os.access(bwrap, os.X_OK):
         raise ToolError(f"the code tool needs bubblewrap at {bwrap} (Debian package 'bubblewrap'); "
                         "it never runs code outside the sandbox")

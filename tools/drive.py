@@ -21,9 +21,10 @@ from urllib.parse import quote
 from pydantic import Field, model_validator
 
 from .base import SideEffect, Tool, ToolContext, ToolInput
+from .config import setting
 from .errors import ToolError, ToolInputError
 from .files import decode_base64, read_artifact, safe_filename
-from .google import GoogleAPIError, GoogleSession, setting
+from .google import GoogleAPIError, GoogleSession
 
 tool = Tool("drive", "Read and change the user's Google Drive files.", uses_credentials=True)
 LABEL = "drive"

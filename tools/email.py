@@ -17,9 +17,10 @@ from django.core.mail import BadHeaderError, EmailMessage
 from pydantic import AliasChoices, EmailStr, Field, field_validator, model_validator
 
 from .base import SideEffect, Tool, ToolContext, ToolInput
+from .config import setting
 from .errors import ToolError, ToolInputError, TransientToolError
 from .files import decode_base64, read_artifact, safe_filename
-from .google import GoogleSession, setting
+from .google import GoogleSession
 
 tool = Tool("email", "Send email.", uses_credentials=True)
 MAX_RECIPIENTS = 100

@@ -22,6 +22,7 @@ from google.auth.transport.requests import AuthorizedSession, Request
 from google.oauth2.credentials import Credentials
 
 from .base import ToolContext
+from .config import setting
 from .egress import EgressPolicy
 from .errors import ToolError, TransientToolError
 
@@ -37,12 +38,6 @@ _ALIASES = {
     "accessToken": "token", "access_token": "token", "refreshToken": "refresh_token",
     "tokenUri": "token_uri", "clientId": "client_id", "clientSecret": "client_secret",
 }
-
-
-def setting(name: str, default: Any) -> Any:
-    from django.conf import settings  # read lazily: tools also run outside Django
-
-    return getattr(settings, name, default)
 
 
 def api_base(name: str) -> str:
@@ -94,8 +89,8 @@ def credentials_from_context(context: ToolContext, label: str) -> Credentials:
         token=info.get("token") or None,
         refresh_token=info.get("refresh_token") or None,
         token_uri=info.get("token_uri") or setting("GOOGLE_TOKEN_URI", DEFAULT_TOKEN_URI),
-        client_id=info.get("client_id") or setting("GOOGLE_CLIENT_ID", None) or None,
-        client_secret=info.get("client_secret") or setting("GOOGLE_CLIENT_SECRET", None) or None,
+        client_id=info.get("client_id") or setting("GOOGLE_CLIENT_ID", "") or None,
+        client_secret=info.get("client_secret") or setting("GOOGLE_CLIENT_SECRET", "") or None,
         scopes=scopes.split() if isinstance(scopes, str) else scopes,
         expiry=_expiry(info.get("expiry")),
     )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import math
-import os
 import uuid
 import warnings
 from typing import Annotated, Any, Literal
@@ -18,6 +17,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from . import http
 from .base import Tool, ToolContext, ToolInput
+from .config import setting
 from .errors import ToolError, ToolInputError
 from .files import decode_base64, read_artifact, safe_filename
 
@@ -114,14 +114,6 @@ class GenerateInput(ToolInput):
     prompt: str = Field(min_length=1, max_length=4000)
     size: str = Field(default="1024x1024", pattern=r"^\d{2,4}x\d{2,4}$", description="WIDTHxHEIGHT")
     format: Format = "png"
-
-
-def _setting(name: str, default: str) -> str:
-    """Django setting `name` if defined, else the environment variable, else `default`."""
-    from django.conf import settings
-
-    value = getattr(settings, name, None) if settings.configured else None
-    return str(value if value is not None else os.environ.get(name, default))
 
 
 def _decode(raw: bytes, what: str) -> Image.Image:
@@ -306,13 +298,13 @@ def chart(params: ChartInput, context: ToolContext) -> dict[str, Any]:
 @tool.action("generate", credits=100)
 def generate(params: GenerateInput, context: ToolContext) -> dict[str, Any]:
     """Generate an image from a text prompt with the configured image provider."""
-    url = _setting("AGENT_IMAGE_PROVIDER_URL", "")
+    url = setting("AGENT_IMAGE_PROVIDER_URL", "")
     if not url:
         raise ToolError("image generation needs AGENT_IMAGE_PROVIDER_URL: the URL of a provider that answers "
                         'POST {"prompt", "size"} with JSON {"image": "<base64>"}; none is configured')
-    key = _setting("AGENT_IMAGE_PROVIDER_KEY", "")
+    key = setting("AGENT_IMAGE_PROVIDER_KEY", "")
     headers = {"Authorization": f"Bearer {key}"} if key else {}
-    timeout = float(_setting("AGENT_IMAGE_PROVIDER_TIMEOUT_S", "60"))
+    timeout = float(setting("AGENT_IMAGE_PROVIDER_TIMEOUT_S", "60"))
     body = http.request("POST", url, context, headers=headers, body={"prompt": params.prompt, "size": params.size},
                         timeout_s=timeout)["body"]
     encoded = None

@@ -24,6 +24,7 @@ from defusedxml import ElementTree as SafeET
 from pydantic import BaseModel, Field, ValidationError
 
 from .base import Tool, ToolContext, ToolInput
+from .config import setting
 from .errors import ToolError
 from .http import request
 
@@ -37,9 +38,7 @@ Source = Literal["hackernews", "reddit", "google_news", "web"]
 
 
 def _setting(name: str, default: str) -> str:
-    from django.conf import settings  # read lazily: tools also run outside Django
-
-    return str(getattr(settings, name, default) or "").rstrip("/")
+    return setting(name, default).rstrip("/")
 
 
 def _iso(moment: datetime | float | None) -> str | None:
