@@ -1,4 +1,4 @@
-"""ASGI entry point: HTTP to Django, websockets to the Channels consumers."""
+"""ASGI entry point: HTTP to Django, websockets to the Channels consumers (session or token auth)."""
 import os
 
 from django.core.asgi import get_asgi_application
@@ -10,7 +10,9 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set u
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from tasks_app.routing import websocket_urlpatterns  # noqa: E402
+from tasks_app.ws_auth import TokenAuthMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
-    {"http": django_asgi_app, "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns))}
+    {"http": django_asgi_app,
+     "websocket": AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))}
 )

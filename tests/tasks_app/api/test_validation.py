@@ -1,6 +1,8 @@
 """Every bad request is a 4xx in the one error format, and its body names the problem."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.test import override_settings
 
@@ -122,3 +124,14 @@ def test_rate_limits_answer_429_with_retry_after(api, user):
     api.post(f"/api/agent/{task.id}/replay", format="json")  # counts against execution (400: no plan)
     error_of(api.post(f"/api/agent/execute/{task.id}", format="json"), 429)
     assert Task.objects.get(id=task.id).attempts == 0
+
+
+def test_django_error_pages_on_api_paths_use_the_format(rf):
+    from tasks_app.api import errors
+
+    crashed = errors.server_error(rf.get("/api/workspace/tasks"))
+    assert crashed.status_code == 500
+    assert json.loads(crashed.content) == {"error": {"code": "server_error", "message": "internal server error",
+                                                     "fields": {}}}
+    assert json.loads(errors.bad_request(rf.get("/api/x"), ValueError()).content)["error"]["code"] == "bad_request"
+    assert b"<h1>Server Error (500)</h1>" in errors.server_error(rf.get("/admin/")).content
