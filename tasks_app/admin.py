@@ -87,7 +87,7 @@ class TaskAdmin(admin.ModelAdmin):
     ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        shown = [f for _, opts in self.fieldsets for f in opts["fields"]]
+        shown: list[str] = [f for _, opts in self.fieldsets for f in opts["fields"]]  # type: ignore[misc]
         return [f for f in shown if f not in EDITABLE]
 
     @admin.display(description="progress")

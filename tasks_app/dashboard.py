@@ -30,7 +30,7 @@ def dashboard_metrics(*, user: Any, now: datetime | None = None) -> dict[str, An
     })
     return {
         "activeAgents": sum(by_status.get(s, 0) for s in ("planning", "executing", "awaiting_approval")),
-        "queueDepth": by_status.get("pending", 0) + by_status.get("planning", 0),
+        "queueDepth": sum(by_status.get(s, 0) for s in ("pending", "queued", "planning")),
         "successRate": _rate(completed, completed + failed),
         "errorRate": _rate(failed, completed + failed),
         "byStatus": by_status,

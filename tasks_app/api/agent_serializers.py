@@ -85,7 +85,7 @@ class AgentTypeMetricsSerializer(serializers.Serializer):
 
 class MetricsSerializer(serializers.Serializer):
     activeAgents = serializers.IntegerField(help_text="tasks planning, executing or awaiting approval")
-    queueDepth = serializers.IntegerField(help_text="tasks pending or planning")
+    queueDepth = serializers.IntegerField(help_text="tasks pending, queued (waiting for a slot) or planning")
     successRate = serializers.FloatField(allow_null=True, help_text="completed / finished, 0-100")
     errorRate = serializers.FloatField(allow_null=True, help_text="failed / finished, 0-100")
     byStatus = serializers.DictField(child=serializers.IntegerField())

@@ -19,8 +19,9 @@ class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="machine-readable: invalid, parse_error, not_authenticated, "
                                            "not_found, conflict, throttled, ...")
     message = serializers.CharField(help_text="what went wrong, for people")
-    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()),
-                                   help_text="field name -> problems (validation errors only; else empty)")
+    fields = serializers.DictField(  # type: ignore[assignment]  # the wire name; DRF pops declared fields
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="field name -> problems (validation errors only; else empty)")
 
 
 class ErrorSerializer(serializers.Serializer):

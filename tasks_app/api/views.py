@@ -26,16 +26,21 @@ def _valid_id(value: str) -> bool:
     return 0 < len(value) <= MAX_ID and "\x00" not in value
 
 
+def user_of(request: Request) -> Any:
+    """The authenticated user (every API view but the token one requires one)."""
+    return request.user
+
+
 def owned_task(request: Request, task_id: str) -> Task:
     """The user's task, else 404: another user's task is indistinguishable from a missing one."""
-    task = Task.objects.filter(id=task_id, user=request.user).first() if _valid_id(task_id) else None
+    task = Task.objects.filter(id=task_id, user=user_of(request)).first() if _valid_id(task_id) else None
     if task is None:
         raise NotFound(f"task {task_id!r} not found")
     return task
 
 
 def owned_project(request: Request, project_id: str) -> Project:
-    project = Project.objects.filter(id=project_id, user=request.user).first() if _valid_id(project_id) else None
+    project = Project.objects.filter(id=project_id, user=user_of(request)).first() if _valid_id(project_id) else None
     if project is None:
         raise NotFound(f"project {project_id!r} not found")
     return project

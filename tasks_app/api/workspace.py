@@ -25,7 +25,7 @@ from .serializers import (
     TaskSerializer,
 )
 from .throttling import TaskCreateThrottle
-from .views import JSONAPIView, Pagination, owned_project, owned_task, validated
+from .views import JSONAPIView, Pagination, owned_project, owned_task, user_of, validated
 
 ORDER_FIELDS = {"createdAt": "created_at", "updatedAt": "updated_at", "dueDate": "due_date", "title": "title",
                 "status": "status", "priority": "priority"}
@@ -65,7 +65,7 @@ class TaskListView(JSONAPIView):
                    responses={201: TaskSerializer, **errors(400, 429)})
     def post(self, request: Request) -> Response:
         body = validated(TaskInputSerializer, request.data, context={"request": request})
-        task = services.task_create(user=request.user, **body.service_kwargs())
+        task = services.task_create(user=user_of(request), **body.service_kwargs())
         return Response(TaskSerializer(task).data, status=status.HTTP_201_CREATED)
 
 
@@ -105,14 +105,14 @@ class TaskExecutionsView(JSONAPIView):
 class ProjectListView(JSONAPIView):
     @extend_schema(summary="List your projects", responses={200: ProjectSerializer(many=True), **errors()})
     def get(self, request: Request) -> Response:
-        projects = Project.objects.filter(user=request.user).order_by("-created_at", "id")
+        projects = Project.objects.filter(user=user_of(request)).order_by("-created_at", "id")
         return Response(ProjectSerializer(projects, many=True).data)
 
     @extend_schema(summary="Create a project", request=ProjectInputSerializer,
                    responses={201: ProjectSerializer, **errors(400)})
     def post(self, request: Request) -> Response:
         body = validated(ProjectInputSerializer, request.data).validated_data
-        project = services.project_create(user=request.user, **body)
+        project = services.project_create(user=user_of(request), **body)
         return Response(ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
 
 

@@ -38,8 +38,8 @@ def test_token_then_create_run_and_read_the_seed_flow(anon_api, user):
     assert body["status"] == "completed" and body["progress"] == 100 and body["totalSteps"] == 4
     assert body["result"]["storiesProcessed"] == 5
     assert [s["action"] for s in body["steps"]] == ["http.get", "http.getBatch", "ai.summarize", "email.send"]
-    assert len(mail.outbox) == 1 and mail.outbox[0].to == ["ada@example.com"]
-    assert mail.outbox[0].subject == "Your Daily HN Summary"
+    summaries = [m for m in mail.outbox if m.subject == "Your Daily HN Summary"]
+    assert len(summaries) == 1 and summaries[0].to == ["ada@example.com"] and "Story number 5" in summaries[0].body
 
     status = api.get(f"/api/agent/status/{task['id']}")
     assert status.status_code == 200
