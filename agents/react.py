@@ -47,7 +47,7 @@ def history(goal: str, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
         assistant.append({"type": "tool_use", "id": tool_use_id,
                           "name": step["action"].replace(".", "__", 1), "input": step["input"]})
         messages.append({"role": "assistant", "content": assistant})
-        result = {"type": "tool_result", "tool_use_id": tool_use_id,
+        result: dict[str, Any] = {"type": "tool_result", "tool_use_id": tool_use_id,
                   "content": _observation(step["output"], step["error"])}
         if step["error"]:
             result["is_error"] = True

@@ -17,7 +17,7 @@ Source = Literal["hackernews", "reddit", "google_news", "web"]
 class Config(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)  # unknown keys are kept for the LLM
 
-    sources: list[Source] = Field(default_factory=lambda: ["hackernews"], min_length=1)
+    sources: list[Source] = Field(default_factory=lambda: list[Source](["hackernews"]), min_length=1)
     keywords: list[str] = Field(default_factory=list, max_length=20)
     count: int = Field(default=5, ge=1, le=50)
     format: Literal["markdown_report", "summary"] = "summary"
