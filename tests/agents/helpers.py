@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -35,3 +35,14 @@ def seed_hn_plan(hn_url: str) -> dict:
         "estimatedCredits": 500,
         "estimatedDuration": 30000,
     }
+
+
+def run_inline(task: Any) -> Any:
+    """Start a run on the embedded runner and return the task once the runner is idle."""
+    from agents.dispatch import INLINE
+    from tasks_app import services
+
+    services.task_execute(task=task)
+    assert INLINE.wait_idle(timeout=120), "the inline runner did not go idle"
+    task.refresh_from_db()
+    return task

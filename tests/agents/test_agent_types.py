@@ -3,21 +3,15 @@ from __future__ import annotations
 
 import pytest
 
-from agents.dispatch import INLINE
 from tasks_app import services
-from tasks_app.models import Task, TaskExecution
+from tasks_app.models import TaskExecution
 from tests.fakes.pages import Site
+
+from .helpers import run_inline
 
 pytestmark = pytest.mark.usefixtures("inline_engine")
 
 SHOP = '<html><body><h1>{name}</h1><span class="price">{price}</span></body></html>'
-
-
-def run(task: Task) -> Task:
-    services.task_execute(task=task)
-    assert INLINE.wait_idle(timeout=120)
-    task.refresh_from_db()
-    return task
 
 
 @pytest.fixture
@@ -31,7 +25,7 @@ def shops(loopback_allowed):
 def test_browser_automation_watches_prices_and_alerts_below_the_threshold(user, shops, smtp_sink):
     config = {"urls": [f"{shops.url}/a/pricing", f"{shops.url}/b/pricing"], "selector": ".price",
               "schedule": "0 9 * * *", "alertThreshold": 99.99}
-    task = run(services.task_create(user=user, title="Check competitor pricing", agent_type="browser_automation",
+    task = run_inline(services.task_create(user=user, title="Check competitor pricing", agent_type="browser_automation",
                                     agent_config=config))
     assert task.status == "completed", task.error
     assert task.result["values"] == ["$129.00", "$89.50"] and task.result["alert"] is True
@@ -44,7 +38,7 @@ def test_browser_automation_watches_prices_and_alerts_below_the_threshold(user, 
 @pytest.mark.browser
 def test_no_alert_is_sent_when_every_price_is_above_the_threshold(user, shops, smtp_sink):
     config = {"url": f"{shops.url}/a/pricing", "selector": ".price", "alertThreshold": 50}
-    task = run(services.task_create(user=user, title="Check pricing", agent_type="browser_automation",
+    task = run_inline(services.task_create(user=user, title="Check pricing", agent_type="browser_automation",
                                     agent_config=config))
     assert task.status == "completed", task.error
     assert task.result["alert"] is False and smtp_sink.messages == []
@@ -65,7 +59,7 @@ def test_email_campaign_sends_one_personalized_email_per_recipient(user, smtp_si
                               "features_used": ["browser", "email"]},
                              {"email": "sam@example.com", "name": "Sam", "signup_date": "2026-11-19",
                               "features_used": []}]}
-    task = run(services.task_create(user=user, title="Day-7 follow-up", agent_type="email_campaign",
+    task = run_inline(services.task_create(user=user, title="Day-7 follow-up", agent_type="email_campaign",
                                     agent_config=config))
     assert task.status == "completed", task.error
     assert task.result == {"sent": 2, "recipients": ["lin@example.com", "sam@example.com"]}
@@ -107,7 +101,7 @@ def test_data_processing_loads_a_csv_cleans_it_and_saves_it_to_the_named_databas
     with Site({"/leads.csv": csv}) as site:
         config = {"input": f"{site.url}/leads.csv", "output": "crm_database",
                   "transform": "result['rows'] = [dict(r, company=r['company'].upper()) for r in rows]"}
-        task = run(services.task_create(user=user, title="Import leads", agent_type="data_processing",
+        task = run_inline(services.task_create(user=user, title="Import leads", agent_type="data_processing",
                                         agent_config=config))
     assert task.status == "completed", task.error
     assert task.result["count"] == 2 and task.result["saved"] == 2
@@ -133,7 +127,7 @@ def test_research_over_several_sources_writes_one_report(user, smtp_sink, settin
         hn.stories[0]["title"] = "AI agents in production"
         settings.HACKERNEWS_API_URL, settings.GOOGLE_NEWS_RSS_URL = hn.url, f"{news.url}/rss/search"
         config = {"sources": ["google_news", "hackernews"], "keywords": ["AI agents"], "format": "markdown_report"}
-        task = run(services.task_create(user=user, title="Weekly report on AI automation trends",
+        task = run_inline(services.task_create(user=user, title="Weekly report on AI automation trends",
                                         agent_type="research", agent_config=config))
     assert task.status == "completed", task.error
     assert task.result["storiesProcessed"] == 2

@@ -8,21 +8,14 @@ from agents.dispatch import INLINE
 from tasks_app import services
 from tasks_app.models import Task, TaskEvent, TaskExecution
 
-from .helpers import seed_hn_plan, wait_for
+from .helpers import run_inline, seed_hn_plan, wait_for
 
 pytestmark = pytest.mark.usefixtures("inline_engine")
 
 
-def run(task: Task) -> Task:
-    services.task_execute(task=task)
-    assert INLINE.wait_idle(timeout=30)
-    task.refresh_from_db()
-    return task
-
-
 def test_the_seed_hn_plan_runs_end_to_end(user, hn_server):
     task = services.task_create(user=user, title="Daily HN Summary", plan=seed_hn_plan(hn_server.url))
-    task = run(task)
+    task = run_inline(task)
     assert task.status == "completed", task.error
     assert (task.current_step, task.total_steps, task.tool_calls) == (4, 4, 4)
     rows = list(TaskExecution.objects.filter(task=task).order_by("step"))
@@ -52,7 +45,7 @@ def test_the_seed_hn_plan_runs_end_to_end(user, hn_server):
 def test_the_research_agent_type_plans_the_seed_flow(user, hn_server):
     task = services.task_create(user=user, title="Daily HN Summary", agent_type="research",
                                 agent_config={"sources": ["hackernews"], "count": 3, "schedule": "0 9 * * *"})
-    task = run(task)
+    task = run_inline(task)
     assert task.status == "completed", task.error
     assert task.result["storiesProcessed"] == 3 and task.result["emailedTo"] == ["ada@example.com"]
     assert "Story number 3" in task.result["summary"] and "offline summary" in task.result["summary"]
@@ -91,7 +84,7 @@ def test_cancel_stops_at_the_next_step_boundary(user, hn_server):
 
 def test_transient_errors_are_retried_with_backoff(user, hn_server, settings):
     hn_server.fail_next["/topstories.json"] = [503, 429]
-    task = run(services.task_create(user=user, title="flaky", plan=seed_hn_plan(hn_server.url)))
+    task = run_inline(services.task_create(user=user, title="flaky", plan=seed_hn_plan(hn_server.url)))
     assert task.status == "completed", task.error
     assert hn_server.requests.count("/topstories.json") == 3
     assert TaskExecution.objects.get(task=task, step=1).attempts == 2
@@ -100,7 +93,7 @@ def test_transient_errors_are_retried_with_backoff(user, hn_server, settings):
 def test_retries_give_up_after_agent_max_retries(user, hn_server, settings):
     settings.AGENT_MAX_RETRIES = 1
     hn_server.fail_next["/topstories.json"] = [503, 503, 503]
-    task = run(services.task_create(user=user, title="down", plan=seed_hn_plan(hn_server.url)))
+    task = run_inline(services.task_create(user=user, title="down", plan=seed_hn_plan(hn_server.url)))
     assert task.status == "failed"
     assert "step 1 (http.get) failed" in task.error and "answered 503 (gave up after 2 attempts)" in task.error
     assert hn_server.requests.count("/topstories.json") == 2
@@ -109,21 +102,21 @@ def test_retries_give_up_after_agent_max_retries(user, hn_server, settings):
 
 def test_a_tool_error_in_a_plan_fails_the_task_with_the_reason(user, hn_server):
     plan = {"steps": [{"action": "http.get", "params": {"url": f"{hn_server.url}/nope.json"}}]}
-    task = run(services.task_create(user=user, title="404", plan=plan))
+    task = run_inline(services.task_create(user=user, title="404", plan=plan))
     assert task.status == "failed" and "answered 404" in task.error
     assert TaskExecution.objects.get(task=task, step=1).status == "failed"
 
 
 def test_tool_input_that_fails_its_schema_is_a_clear_error(user, hn_server):
     plan = {"steps": [{"action": "http.get", "params": {"link": "http://example.org"}}]}
-    task = run(services.task_create(user=user, title="bad input", plan=plan))
+    task = run_inline(services.task_create(user=user, title="bad input", plan=plan))
     assert task.status == "failed"
     assert "invalid input for http.get: url: Field required; link: Extra inputs are not permitted" in task.error
 
 
 def test_the_tool_call_limit_is_enforced(user, hn_server, settings):
     settings.AGENT_MAX_TOOL_CALLS = 2
-    task = run(services.task_create(user=user, title="limited", plan=seed_hn_plan(hn_server.url)))
+    task = run_inline(services.task_create(user=user, title="limited", plan=seed_hn_plan(hn_server.url)))
     assert task.status == "failed" and task.tool_calls == 2
     assert task.error == "task reached the limit of 2 tool calls (AGENT_MAX_TOOL_CALLS)"
 
@@ -131,7 +124,7 @@ def test_the_tool_call_limit_is_enforced(user, hn_server, settings):
 def test_the_time_limit_is_enforced(user, hn_server, settings):
     settings.AGENT_TIMEOUT_MS = 200
     hn_server.delays["/topstories.json"] = 0.3
-    task = run(services.task_create(user=user, title="slow", plan=seed_hn_plan(hn_server.url)))
+    task = run_inline(services.task_create(user=user, title="slow", plan=seed_hn_plan(hn_server.url)))
     assert task.status == "failed" and task.current_step == 1
     assert task.error == "task exceeded its time limit of 200 ms (AGENT_TIMEOUT_MS)"
 
@@ -139,7 +132,7 @@ def test_the_time_limit_is_enforced(user, hn_server, settings):
 def test_secrets_never_reach_the_trace_or_events(user, hn_server):
     plan = {"steps": [{"action": "http.get", "params": {"url": f"{hn_server.url}/topstories.json",
                                                         "headers": {"Authorization": "Bearer sk-live-secret"}}}]}
-    task = run(services.task_create(user=user, title="auth", plan=plan))
+    task = run_inline(services.task_create(user=user, title="auth", plan=plan))
     assert task.status == "completed"
     assert "sk-live-secret" not in str(task.execution_trace)
     assert "sk-live-secret" not in str(list(TaskExecution.objects.filter(task=task).values()))
@@ -161,13 +154,13 @@ def test_bad_requests_are_refused_before_anything_is_stored(user, kwargs, field,
 
 
 def test_a_free_form_goal_without_a_model_fails_clearly(user):
-    task = run(services.task_create(user=user, title="Find me a flat in Lisbon"))
+    task = run_inline(services.task_create(user=user, title="Find me a flat in Lisbon"))
     assert task.status == "failed"
     assert "a free-form goal needs a language model: set ANTHROPIC_API_KEY" in task.error
 
 
 def test_replay_from_a_step_reuses_the_recorded_results(user, hn_server):
-    first = run(services.task_create(user=user, title="Daily HN Summary", plan=seed_hn_plan(hn_server.url)))
+    first = run_inline(services.task_create(user=user, title="Daily HN Summary", plan=seed_hn_plan(hn_server.url)))
     requests_before = len(hn_server.requests)
     replay = services.task_replay(task=first, from_step=3)
     assert INLINE.wait_idle(timeout=30)

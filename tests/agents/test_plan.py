@@ -3,20 +3,9 @@ import pytest
 
 from agents.plan import PlanError, parse_plan
 
-SEED_HN_PLAN = {
-    "steps": [
-        {"action": "http.get", "description": "Fetch top stories from HN API", "tool": "http",
-         "params": {"url": "https://hacker-news.firebaseio.com/v0/topstories.json"}},
-        {"action": "http.getBatch", "description": "Fetch details for top 5 stories", "tool": "http",
-         "params": {"ids": "{step1.result.slice(0,5)}"}},
-        {"action": "ai.summarize", "description": "Summarize the stories", "tool": "ai",
-         "params": {"items": "{step2.result}"}},
-        {"action": "email.send", "description": "Send summary email", "tool": "email",
-         "params": {"to": "{user.email}", "subject": "Your Daily HN Summary", "body": "{step3.result}"}},
-    ],
-    "estimatedCredits": 500,
-    "estimatedDuration": 30000,
-}
+from .helpers import seed_hn_plan
+
+SEED_HN_PLAN = seed_hn_plan("https://hacker-news.firebaseio.com/v0")
 
 
 def test_the_seed_plan_validates_as_written():

@@ -3,21 +3,15 @@ from __future__ import annotations
 
 import pytest
 
-from agents.dispatch import INLINE
 from tasks_app import services
-from tasks_app.models import Task, TaskExecution
+from tasks_app.models import TaskExecution
 from tests.fakes.anthropic_server import reply_error, reply_text, reply_tool_use
+
+from .helpers import run_inline
 
 pytestmark = pytest.mark.usefixtures("inline_engine")
 
 GOAL = "What are the top 2 stories on Hacker News right now?"
-
-
-def run(task: Task) -> Task:
-    services.task_execute(task=task)
-    assert INLINE.wait_idle(timeout=60)
-    task.refresh_from_db()
-    return task
 
 
 def test_a_multi_step_react_run(user, hn_server, fake_anthropic):
@@ -28,7 +22,7 @@ def test_a_multi_step_react_run(user, hn_server, fake_anthropic):
                        text="Now the two stories.", input_tokens=200, output_tokens=30),
         reply_text("The top stories are Story number 1 and Story number 2.", input_tokens=300, output_tokens=15),
     )
-    task = run(services.task_create(user=user, title=GOAL, agent_model="claude-test-model"))
+    task = run_inline(services.task_create(user=user, title=GOAL, agent_model="claude-test-model"))
     assert task.status == "completed", task.error
     assert task.result["summary"] == "The top stories are Story number 1 and Story number 2."
     rows = list(TaskExecution.objects.filter(task=task).order_by("step"))
@@ -57,7 +51,7 @@ def test_a_tool_error_goes_back_to_the_model_which_adapts(user, hn_server, fake_
         return reply_text("Found 8 story ids.")
 
     fake_anthropic.responder = responder
-    task = run(services.task_create(user=user, title=GOAL))
+    task = run_inline(services.task_create(user=user, title=GOAL))
     assert task.status == "completed", task.error
     rows = list(TaskExecution.objects.filter(task=task).order_by("step"))
     assert [r.status for r in rows] == ["failed", "completed"]
@@ -73,7 +67,7 @@ def test_api_errors_are_retried_by_the_client(user, hn_server, fake_anthropic):
         reply_error(500, retry_after=0.001),
         reply_text("Nothing to do: the answer is 42."),
     )
-    task = run(services.task_create(user=user, title="What is the answer?"))
+    task = run_inline(services.task_create(user=user, title="What is the answer?"))
     assert task.status == "completed", task.error
     assert [r.status for r in fake_anthropic.message_requests] == [429, 500, 200]
     assert task.result["summary"] == "Nothing to do: the answer is 42."
@@ -81,7 +75,7 @@ def test_api_errors_are_retried_by_the_client(user, hn_server, fake_anthropic):
 
 def test_a_permanent_api_error_fails_the_task_with_its_reason(user, fake_anthropic):
     fake_anthropic.enqueue(reply_error(400, "invalid_request_error", "max_tokens is too large"))
-    task = run(services.task_create(user=user, title="anything"))
+    task = run_inline(services.task_create(user=user, title="anything"))
     assert task.status == "failed"
     assert "BadRequestError" in task.error and "max_tokens is too large" in task.error
     assert "sk-test-fake" not in task.error
@@ -90,7 +84,7 @@ def test_a_permanent_api_error_fails_the_task_with_its_reason(user, fake_anthrop
 def test_a_tool_the_registry_lacks_is_observed_as_an_error(user, fake_anthropic):
     fake_anthropic.enqueue(reply_tool_use("fax__send", {"to": "123"}, text="Fax it."),
                            reply_text("I cannot fax; done."))
-    task = run(services.task_create(user=user, title="fax the report"))
+    task = run_inline(services.task_create(user=user, title="fax the report"))
     assert task.status == "completed", task.error
     row = TaskExecution.objects.get(task=task, step=1)
     assert row.status == "failed" and "unknown tool 'fax'" in row.error
