@@ -2,7 +2,8 @@
 
 With a broker (REDIS_URL set) that is a Celery message, sent after the transaction
 commits. On the embedded default the same engine functions run on an in-process
-runner thread. A message carries only the task id: the database holds the state.
+runner thread, which also runs the sweeper every WORKER_POLL_INTERVAL ms. A message
+carries only the task id: the database holds the state, so a lost one costs a delay.
 """
 from __future__ import annotations
 
@@ -35,7 +36,12 @@ def _send(kind: str, task_id: str, priority: str, countdown: float) -> None:
     from . import tasks
 
     celery_task = tasks.plan_task if kind == "plan" else tasks.run_step
-    celery_task.apply_async(args=[task_id], queue=queue_for(priority), countdown=countdown or None)
+    try:
+        celery_task.apply_async(args=[task_id], queue=queue_for(priority), countdown=countdown or None,
+                                retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5})
+    except Exception:  # the broker is down: the state is committed, the sweeper re-enqueues the task
+        log.warning("wake-up (%s) of task %s not sent; the sweeper will re-enqueue it", kind, task_id,
+                    exc_info=True)
 
 
 class InlineRunner:
@@ -49,14 +55,13 @@ class InlineRunner:
         self._cond = threading.Condition()
         self._busy = 0
         self._thread: threading.Thread | None = None
+        self._next_sweep = 0.0
 
     def submit(self, kind: str, task_id: str, *, priority: str = "medium", countdown: float = 0) -> None:
         with self._cond:
             due = time.monotonic() + countdown
             heapq.heappush(self._heap, (due, self.RANK.get(priority, 2), next(self._counter), kind, task_id))
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._loop, name="xantuus-inline-runner", daemon=True)
-                self._thread.start()
+            self.start()
             self._cond.notify_all()
 
     def wait_idle(self, timeout: float = 60) -> bool:
@@ -70,10 +75,21 @@ class InlineRunner:
                 self._cond.wait(remaining)
         return True
 
+    def start(self) -> None:
+        """Start the runner thread now (a server in the embedded mode), so the sweeper runs from the start."""
+        with self._cond:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="xantuus-inline-runner", daemon=True)
+                self._thread.start()
+
     def _next(self) -> tuple[str, str]:
         with self._cond:
             while True:
                 now = time.monotonic()
+                if settings.EMBEDDED and now >= self._next_sweep:  # the embedded mode's beat
+                    self._next_sweep = now + max(settings.WORKER_POLL_INTERVAL, 200) / 1000
+                    self._busy += 1
+                    return "sweep", ""
                 ready = [entry for entry in self._heap if entry[0] <= now]
                 if ready:
                     entry = min(ready, key=lambda e: (e[1], e[0], e[2]))
@@ -81,12 +97,16 @@ class InlineRunner:
                     heapq.heapify(self._heap)
                     self._busy += 1
                     return entry[3], entry[4]
-                self._cond.wait(min((e[0] for e in self._heap), default=now + 1) - now)
+                due = min((e[0] for e in self._heap), default=now + 1)
+                if settings.EMBEDDED:
+                    due = min(due, self._next_sweep)
+                self._cond.wait(max(0.01, due - now))
 
     def _loop(self) -> None:
         from . import orchestrator
 
-        handlers: dict[str, Callable[[str], object]] = {"plan": orchestrator.plan, "step": orchestrator.step}
+        handlers: dict[str, Callable[[str], object]] = {"plan": orchestrator.plan, "step": orchestrator.step,
+                                                        "sweep": lambda _: orchestrator.sweep()}
         while True:
             kind, task_id = self._next()
             try:

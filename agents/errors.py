@@ -4,6 +4,7 @@ from __future__ import annotations
 import enum
 
 import anthropic
+from django.db import InterfaceError, OperationalError
 
 from tools.errors import ToolError, TransientToolError
 
@@ -17,6 +18,11 @@ class ErrorKind(str, enum.Enum):
     TOOL = "tool"  # the call failed in a way the agent can reason about
     PLANNING = "planning"  # the plan or a reference is wrong: replan or fail clearly
     FATAL = "fatal"  # fail the task, record the error, notify
+
+
+# The database connection failed (PostgreSQL restarting): never the task's fault, never
+# recorded as its failure; the Celery task is retried and the lease/sweeper pick it up.
+DATABASE_DOWN = (OperationalError, InterfaceError)
 
 
 class EngineError(Exception):

@@ -11,20 +11,23 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from tasks_app import leases, lifecycle
+from tasks_app import leases
 from tasks_app.events import emit
 from tasks_app.models import StepStatus, Task, TaskExecution
 from tools import registry
 from tools.base import SideEffect
+from tools.errors import ToolInputError
 
-from . import react
-from .errors import EngineError, ErrorKind, classify, describe
+from . import circuit, react
+from .approvals import gate, hold_unknown_outcome
+from .errors import DATABASE_DOWN, EngineError, ErrorKind, classify, describe
 from .expressions import resolve
 from .finish import complete_task, fail_task
 from .llm import get_provider
@@ -51,6 +54,7 @@ class Attempt:
     credits: int = 0
     duration_ms: int = 0
     retries: int = 0  # transient failures of this step so far
+    wait_until: datetime | None = None  # the tool's circuit is open: look again then
     final_text: str | None = None  # the model answered instead of calling a tool
     tool_state: dict[str, Any] = field(default_factory=dict)
 
@@ -62,6 +66,8 @@ def run_step(task_id: str) -> str:
         return "not-leased"
     try:
         return _leased_step(task_id, token)
+    except DATABASE_DOWN:  # the database went away: not the task's fault; the Celery task retries
+        raise
     except Exception as exc:  # an engine fault: fail the task with its reason, never leave it leased
         log.exception("step of task %s crashed", task_id)
         fail_task(task_id, token, f"engine error: {describe(exc)}")
@@ -77,7 +83,8 @@ def _leased_step(task_id: str, token: str) -> str:
     number = task.current_step + 1
     existing = TaskExecution.objects.filter(task_id=task_id, run=task.attempts, step=number).first()
     if existing and existing.status == StepStatus.RUNNING and existing.side_effect == SideEffect.IRREVERSIBLE:
-        return _hold_unknown_outcome(task, token, existing)
+        hold_unknown_outcome(task, token, existing)
+        return "awaiting-approval"
     steps = _recorded_steps(task)
     started = time.monotonic()
     attempt = _reason(task, number, steps)
@@ -88,8 +95,13 @@ def _leased_step(task_id: str, token: str) -> str:
         complete_task(task, token, steps, final_text=attempt.final_text, tokens=attempt.tokens)
         return "completed"
     attempt.retries = existing.attempts if existing else 0
+    if attempt.error is None and attempt.output is None and not gate(task, token, number, attempt.action,
+                                                                      attempt.params):
+        return "awaiting-approval"
     _act(task, token, attempt, existing)
     attempt.duration_ms = int((time.monotonic() - started) * 1000)
+    if attempt.wait_until is not None:
+        return _wait_for_circuit(task, token, attempt)
     return _observe(task, token, attempt, existing)
 
 
@@ -142,6 +154,13 @@ def _act(task: Task, token: str, attempt: Attempt, existing: TaskExecution | Non
     try:
         action = registry.get_action(attempt.action)
         attempt.side_effect, attempt.credits = action.side_effect, action.credits
+        verdict = circuit.check(action.tool)
+        if verdict.gave_up:
+            attempt.error, attempt.kind = verdict.gave_up, ErrorKind.TOOL
+            return
+        if not verdict.allowed:
+            attempt.wait_until = verdict.retry_at
+            return
         if action.side_effect != SideEffect.READ:
             _record_start(task, attempt, existing)  # committed before the call: a crash leaves a trace
         tool = registry.tools()[action.tool]
@@ -152,8 +171,13 @@ def _act(task: Task, token: str, attempt: Attempt, existing: TaskExecution | Non
         save_refreshed_credentials(task, stored, context)
         attempt.tokens += context.tokens_used
         attempt.tool_state = context.state
+        circuit.record_success(action.tool)
+    except DATABASE_DOWN:
+        raise
     except Exception as exc:
         attempt.error, attempt.kind = describe(exc), classify(exc)
+        if attempt.kind in (ErrorKind.TRANSIENT, ErrorKind.TOOL) and not isinstance(exc, ToolInputError):
+            circuit.record_failure(attempt.action.split(".", 1)[0], attempt.error)
 
 
 def _record_start(task: Task, attempt: Attempt, existing: TaskExecution | None) -> None:
@@ -185,7 +209,8 @@ def _observe(task: Task, token: str, attempt: Attempt, existing: TaskExecution |
     if attempt.error and not (reactive and attempt.kind in (ErrorKind.TOOL, ErrorKind.TRANSIENT)):
         with transaction.atomic():
             _save_row(task, attempt, StepStatus.FAILED)
-            fail_task(task.id, token, f"step {attempt.number} ({attempt.action}) failed: {attempt.error}",
+            what = "has a wrong plan" if attempt.kind == ErrorKind.PLANNING else "failed"
+            fail_task(task.id, token, f"step {attempt.number} ({attempt.action}) {what}: {attempt.error}",
                       attempt=attempt)
         return "failed"
     with transaction.atomic():
@@ -256,12 +281,11 @@ def _retry_later(task: Task, token: str, attempt: Attempt) -> str:
     return "retry-scheduled"
 
 
-def _hold_unknown_outcome(task: Task, token: str, row: TaskExecution) -> str:
-    """An irreversible call began and was never recorded: ask a person instead of resending."""
-    question = (f"step {row.step} ({row.action}) was started by a worker that stopped before recording "
-                f"its outcome; it may or may not have happened. Check, then approve to continue without "
-                f"repeating it, or cancel.")
-    with transaction.atomic():
-        leases.release(task.id, token)
-        lifecycle.apply("await_approval", task_id=task.id, error=question)
-    return "awaiting-approval"
+def _wait_for_circuit(task: Task, token: str, attempt: Attempt) -> str:
+    """The tool's circuit is open: release the task and look again when the cool-down ends."""
+    leases.release(task.id, token)
+    from .dispatch import enqueue
+
+    delay = max(0.05, (attempt.wait_until - timezone.now()).total_seconds()) if attempt.wait_until else 1.0
+    enqueue("step", task.id, priority=task.priority, countdown=delay + random.uniform(0, 0.25))
+    return "waiting-for-circuit"

@@ -1,18 +1,27 @@
-"""Ending a run: completed with its result, or failed with its error; metrics either way."""
+"""Ending a run: completed with its result, or failed with its error; metrics either way.
+
+A failed run also lands in the dead-letter list (to inspect and requeue) and both
+outcomes notify the owner. Either way a slot frees, so waiting runs are admitted.
+"""
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 
 from tasks_app import leases, lifecycle
-from tasks_app.models import Task
+from tasks_app.models import DeadLetter, Task
 
+from .errors import DATABASE_DOWN
 from .metrics import record_outcome
+from .notify import notify
 from .types import result_for
 
 if TYPE_CHECKING:
     from .executor import Attempt
+
+log = logging.getLogger(__name__)
 
 
 def complete_task(task: Task, token: str, steps: list[dict[str, Any]], *, final_text: str | None = None,
@@ -28,6 +37,8 @@ def complete_task(task: Task, token: str, steps: list[dict[str, Any]], *, final_
         if won:
             record_outcome(agent_type=task.agent_type, completed=True, tokens=task.total_tokens + tokens,
                            credits=task.total_credits, duration_ms=task.execution_time)
+            notify(task, "completed", f"{task.title}: completed in {len(steps)} step(s).")
+    admit_waiting()
     return won
 
 
@@ -36,10 +47,10 @@ def fail_task(task_id: str, token: str, error: str, *, attempt: Attempt | None =
     from .executor import trace_entry
 
     with transaction.atomic():
-        task = Task.objects.get(id=task_id)
+        task = Task.objects.select_related("user").get(id=task_id)
         fields: dict[str, Any] = {"error": error[:10_000]}
+        trace = dict(task.execution_trace or {"taskId": task_id, "steps": []})
         if attempt is not None:
-            trace = dict(task.execution_trace or {"taskId": task_id, "steps": []})
             trace["steps"] = [*trace.get("steps", []), trace_entry(attempt)]
             fields.update(execution_trace=trace, tool_calls=task.tool_calls + 1,
                           execution_time=task.execution_time + attempt.duration_ms,
@@ -48,6 +59,23 @@ def fail_task(task_id: str, token: str, error: str, *, attempt: Attempt | None =
         if won:
             record_outcome(agent_type=task.agent_type, completed=False, tokens=task.total_tokens,
                            credits=task.total_credits, duration_ms=task.execution_time)
+            DeadLetter.objects.create(task_id=task_id, run=task.attempts,
+                                      step=attempt.number if attempt else task.current_step + 1,
+                                      action=attempt.action if attempt else "", error=error[:10_000], trace=trace)
+            notify(task, "failed", f"{task.title}: failed. {error}")
         else:
             leases.release(task_id, token)
+    admit_waiting()
     return won
+
+
+def admit_waiting() -> None:
+    """A slot may have freed: start waiting runs. A failure here is left to the sweeper."""
+    from .admission import admit
+
+    try:
+        admit()
+    except DATABASE_DOWN:
+        raise
+    except Exception:
+        log.exception("admitting waiting runs failed; the sweeper will retry")

@@ -13,6 +13,7 @@ from django.utils import timezone
 from tasks_app import leases, lifecycle
 from tasks_app.models import Task, TaskStatus
 
+from .admission import admit
 from .dispatch import enqueue
 from .errors import describe
 from .executor import run_step
@@ -64,14 +65,16 @@ def step(task_id: str) -> str:
 
 
 def sweep() -> dict[str, int]:
-    """Re-enqueue active tasks whose lease lapsed or whose wake-up was lost (Redis restarted)."""
+    """Re-enqueue active tasks whose lease lapsed or whose wake-up was lost (Redis restarted),
+    and admit waiting runs whose admission was lost (a worker died after freeing a slot)."""
+    admitted = len(admit())
     woken = 0
     for task_id, priority in leases.lapsed():
         status = Task.objects.filter(id=task_id).values_list("status", flat=True).first()
         enqueue("plan" if status == TaskStatus.PLANNING else "step", task_id, priority=priority)
         woken += 1
-    if woken:
-        log.info("sweeper re-enqueued %d task(s) at %s", woken, timezone.now().isoformat())
-    return {"reenqueued": woken}
+    if woken or admitted:
+        log.info("sweeper re-enqueued %d and admitted %d task(s) at %s", woken, admitted, timezone.now().isoformat())
+    return {"reenqueued": woken, "admitted": admitted}
 
 

@@ -1,25 +1,46 @@
-"""Celery tasks: thin wrappers that take a task id and call one orchestrator function.
+"""Celery tasks: thin wrappers that take a task id and call one engine function.
 
 acks_late + reject_on_worker_lost (settings): a message is acknowledged only after the
 step is recorded; the lease and the unique (task, run, step) row make redelivery safe.
+Each task starts on a healthy database connection, and a database outage (PostgreSQL
+restarting) retries the task instead of failing the agent's run.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
+from django.db import close_old_connections
 
-from . import orchestrator
+from . import orchestrator, schedules
+from .errors import DATABASE_DOWN
+
+RETRY_ON_DB_DOWN: dict[str, Any] = {
+    "autoretry_for": DATABASE_DOWN, "retry_backoff": 0.5, "retry_backoff_max": 5, "retry_jitter": True,
+    "max_retries": 60, "ignore_result": True,
+}
 
 
-@shared_task(name="agents.tasks.plan_task", ignore_result=True)
+@shared_task(name="agents.tasks.plan_task", **RETRY_ON_DB_DOWN)
 def plan_task(task_id: str) -> str:
+    close_old_connections()
     return orchestrator.plan(task_id)
 
 
-@shared_task(name="agents.tasks.run_step", ignore_result=True)
+@shared_task(name="agents.tasks.run_step", **RETRY_ON_DB_DOWN)
 def run_step(task_id: str) -> str:
+    close_old_connections()
     return orchestrator.step(task_id)
 
 
 @shared_task(name="agents.tasks.sweep", ignore_result=True)
 def sweep() -> dict[str, int]:
+    close_old_connections()
     return orchestrator.sweep()
+
+
+@shared_task(name="agents.tasks.run_scheduled", **RETRY_ON_DB_DOWN)
+def run_scheduled(task_id: str) -> str:
+    """celery-beat fires a task's cron schedule: start a new run of it."""
+    close_old_connections()
+    return schedules.fire(task_id)

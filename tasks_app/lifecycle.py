@@ -17,7 +17,7 @@ from .models import Task
 from .models import TaskStatus as S
 
 TERMINAL = frozenset({S.COMPLETED, S.FAILED, S.CANCELLED})
-ACTIVE = frozenset({S.PLANNING, S.EXECUTING})  # a worker may be holding the task
+ACTIVE = frozenset({S.PLANNING, S.EXECUTING})  # a worker may be holding the task; counts against limits
 
 
 @dataclass(frozen=True)
@@ -30,8 +30,12 @@ class Transition:
 TRANSITIONS: dict[str, Transition] = {
     t.name: t
     for t in [
-        # start a run: a new task, or a new run of a finished one (retry, schedule, replay)
-        Transition("start", frozenset({S.PENDING, S.COMPLETED, S.FAILED, S.CANCELLED}), S.PLANNING),
+        # start a run: a new task, or a new run of a finished one (retry, schedule, replay),
+        # at once when a slot is free, else after waiting in `queued` (agents/admission.py)
+        Transition("start", frozenset({S.PENDING, S.QUEUED, S.COMPLETED, S.FAILED, S.CANCELLED}), S.PLANNING),
+        Transition("queue", frozenset({S.PENDING, S.COMPLETED, S.FAILED, S.CANCELLED}), S.QUEUED),
+        # a dead letter requeued: the failed run waits for a slot and continues at its failed step
+        Transition("requeue", frozenset({S.FAILED}), S.QUEUED),
         Transition("planned", frozenset({S.PLANNING}), S.EXECUTING),
         Transition("pause", frozenset({S.PLANNING, S.EXECUTING, S.AWAITING_APPROVAL}), S.PAUSED),
         Transition("resume", frozenset({S.PAUSED}), S.EXECUTING),
@@ -41,7 +45,7 @@ TRANSITIONS: dict[str, Transition] = {
         Transition("fail", frozenset({S.PLANNING, S.EXECUTING, S.AWAITING_APPROVAL, S.PAUSED}), S.FAILED),
         Transition(
             "cancel",
-            frozenset({S.PENDING, S.PLANNING, S.EXECUTING, S.PAUSED, S.AWAITING_APPROVAL}),
+            frozenset({S.PENDING, S.QUEUED, S.PLANNING, S.EXECUTING, S.PAUSED, S.AWAITING_APPROVAL}),
             S.CANCELLED,
         ),
     ]

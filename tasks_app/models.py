@@ -13,6 +13,7 @@ from .ids import new_id
 
 class TaskStatus(models.TextChoices):
     PENDING = "pending"
+    QUEUED = "queued"  # a run was asked for; it waits for a free slot (concurrency limits)
     PLANNING = "planning"
     EXECUTING = "executing"
     PAUSED = "paused"
@@ -96,6 +97,7 @@ class Task(models.Model):
     lease_owner = models.CharField(max_length=64, null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)  # when the current run asked for a slot
     tool_state = models.JSONField(default=dict, blank=True)  # tools' per-task state (browser session)
     event_seq = models.IntegerField(default=0)  # last per-task event sequence number
 
@@ -114,6 +116,7 @@ class Task(models.Model):
             models.Index(fields=["user", "created_at"]),
             models.Index(fields=["status", "priority"]),  # queue polling
             models.Index(fields=["status", "lease_expires_at"]),  # the sweeper
+            models.Index(fields=["status", "queued_at"]),  # admission
         ]
         ordering = ["-created_at"]
 
@@ -204,3 +207,107 @@ class Credential(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} credential of user {self.user_id}"
+
+
+# --- The durable queue: notifications, approvals, dead letters, circuit breakers. ----------
+
+
+class Notification(models.Model):
+    """What a user is told: a run completed or failed, or a person must decide something."""
+
+    class Kind(models.TextChoices):
+        COMPLETED = "completed"
+        FAILED = "failed"
+        APPROVAL_NEEDED = "approval_needed"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    task = models.ForeignKey(Task, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    message = models.TextField()
+    read = models.BooleanField(default=False)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "read", "created_at"])]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.message[:60]}"
+
+
+class Approval(models.Model):
+    """A question for a person before (policy) or after (unknown outcome) a step's action."""
+
+    class Kind(models.TextChoices):
+        POLICY = "policy"  # an approval policy matched: act only once approved
+        UNKNOWN_OUTCOME = "unknown_outcome"  # an irreversible call began and was never recorded
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        APPROVED = "approved"
+        REJECTED = "rejected"
+
+    id = models.CharField(primary_key=True, max_length=32, default=new_id, editable=False)
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="approvals")
+    run = models.IntegerField()
+    step = models.IntegerField()
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    policy = models.CharField(max_length=50, blank=True, default="")
+    action = models.CharField(max_length=100, blank=True, default="")
+    question = models.TextField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    done = models.BooleanField(null=True, blank=True)  # unknown outcome: the person's answer
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="approval_decisions")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["task", "run", "step", "kind"], name="one_approval_per_step")]
+        indexes = [models.Index(fields=["status", "created_at"])]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} approval of task {self.task_id} step {self.step} ({self.status})"
+
+
+class DeadLetter(models.Model):
+    """A run that failed for good (retries exhausted, fatal error): inspect it, then requeue it."""
+
+    id = models.CharField(primary_key=True, max_length=32, default=new_id, editable=False)
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="dead_letters")
+    run = models.IntegerField()
+    step = models.IntegerField()
+    action = models.CharField(max_length=100, blank=True, default="")
+    error = models.TextField()
+    trace = models.JSONField(null=True, blank=True)  # the execution trace when it failed
+    created_at = models.DateTimeField(auto_now_add=True)
+    requeued_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["requeued_at", "created_at"])]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"task {self.task_id} run {self.run} step {self.step}: {self.error[:60]}"
+
+
+class ToolCircuit(models.Model):
+    """The circuit breaker of one tool: open after consecutive failures, half-open to probe."""
+
+    class State(models.TextChoices):
+        CLOSED = "closed"
+        OPEN = "open"
+        HALF_OPEN = "half_open"
+
+    tool = models.CharField(primary_key=True, max_length=50)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.CLOSED)
+    failures = models.IntegerField(default=0)  # consecutive
+    opened_at = models.DateTimeField(null=True, blank=True)  # first opened in this streak of failures
+    opened_until = models.DateTimeField(null=True, blank=True)  # end of the cool-down (or of a probe)
+    last_error = models.TextField(blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.tool}: {self.state}"

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from agents import admission, approvals, schedules
 from agents.dispatch import enqueue
 from agents.errors import describe
 from agents.plan import PlanError
@@ -14,7 +15,7 @@ from agents.planner import validate_request
 from agents.types import AgentTypeError
 
 from . import lifecycle
-from .models import Project, Task, TaskExecution
+from .models import Approval, DeadLetter, Project, Task, TaskExecution
 
 
 class InvalidTask(ValueError):
@@ -26,7 +27,7 @@ class InvalidTask(ValueError):
 
 
 def task_create(
-    *, user: AbstractBaseUser, title: str, description: str | None = None, agent_type: str | None = None,
+    *, user: User, title: str, description: str | None = None, agent_type: str | None = None,
     agent_config: dict[str, Any] | None = None, plan: dict[str, Any] | None = None, priority: str = "medium",
     agent_model: str | None = None, project: Project | None = None, tags: list[str] | None = None,
     due_date: Any = None,
@@ -40,30 +41,37 @@ def task_create(
         raise InvalidTask(field, str(exc)) from None
     except PlanError as exc:
         raise InvalidTask("plan" if plan is not None else "agentConfig", str(exc)) from None
-    return Task.objects.create(
-        user=user, title=title, description=description, agent_type=agent_type, agent_config=agent_config,
-        plan=plan, priority=priority, agent_model=agent_model, project=project, tags=tags or [],
-        due_date=due_date,
-    )
+    _check_schedule(agent_config)
+    with transaction.atomic():
+        task = Task.objects.create(
+            user=user, title=title, description=description, agent_type=agent_type, agent_config=agent_config,
+            plan=plan, priority=priority, agent_model=agent_model, project=project, tags=tags or [],
+            due_date=due_date,
+        )
+        schedules.sync(task)
+    return task
+
+
+def _check_schedule(agent_config: dict[str, Any] | None) -> None:
+    try:
+        schedules.validate(agent_config)
+    except schedules.InvalidSchedule as exc:
+        raise InvalidTask("agentConfig", str(exc)) from None
 
 
 def task_execute(*, task: Task) -> Task:
-    """Start a new run: from pending, or again after it finished (retry, schedule)."""
-    fresh_plan = task.plan if task.agent_type is None else None  # typed agents replan every run
-    with transaction.atomic():
-        lifecycle.require(
-            "start", task_id=task.id, attempts=task.attempts + 1, current_step=0, tool_calls=0, result=None,
-            error=None, started_at=timezone.now(), last_run_at=timezone.now(), completed_at=None, failed_at=None,
-            total_tokens=0, total_credits=0, execution_time=0, plan=fresh_plan, tool_state={},
-            execution_trace={"taskId": task.id, "steps": []},
-        )
-        enqueue("plan", task.id, priority=task.priority)
+    """Start a new run: from pending, or again after it finished (retry, schedule).
+
+    Over the concurrency limits the run waits in `queued` and starts when a slot frees.
+    """
+    admission.request_run(task)
     task.refresh_from_db()
     return task
 
 
 def task_pause(*, task: Task) -> Task:
     lifecycle.require("pause", task_id=task.id)
+    admission.admit()  # a paused task holds no slot
     task.refresh_from_db()
     return task
 
@@ -78,6 +86,8 @@ def task_resume(*, task: Task) -> Task:
 
 def task_cancel(*, task: Task) -> Task:
     lifecycle.require("cancel", task_id=task.id)
+    schedules.remove(task.id)  # a cancelled task is not run again by its schedule
+    admission.admit()
     task.refresh_from_db()
     return task
 
@@ -160,11 +170,14 @@ def task_update(*, task: Task, changes: dict[str, Any]) -> Task:
         title = changes.get("title", task.title)
         description = changes.get("description", task.description)
         _check_request(merged["agent_type"], merged["agent_config"], merged["plan"], title, description)
+        _check_schedule(merged["agent_config"])
         rows = rows.filter(status__in=IDLE)
     if changes and not rows.update(**changes, updated_at=timezone.now()):
         current = Task.objects.filter(id=task.id).values_list("status", flat=True).first()
         raise TaskInUse(task.id, current, "change the agent of")
     task.refresh_from_db()
+    if "agent_config" in changes:
+        schedules.sync(task)  # the schedule follows the config: created, changed or removed
     return task
 
 
@@ -186,9 +199,10 @@ def task_delete(*, task: Task) -> None:
     if not deleted:
         current = Task.objects.filter(id=task.id).values_list("status", flat=True).first()
         raise TaskInUse(task.id, current, "delete")
+    schedules.remove(task.id)
 
 
-def project_create(*, user: AbstractBaseUser, name: str, description: str = "") -> Project:
+def project_create(*, user: User, name: str, description: str = "") -> Project:
     return Project.objects.create(user=user, name=name, description=description)
 
 
@@ -205,3 +219,32 @@ def project_update(*, project: Project, changes: dict[str, Any]) -> Project:
 def project_delete(*, project: Project) -> None:
     """Delete a project; its tasks stay, without a project (the seed's onDelete: SetNull)."""
     project.delete()
+
+
+# --- The durable queue: approvals and dead letters. ----------------------------------------
+
+
+def approval_decide(*, approval: Approval, approve: bool, done: bool | None = None,
+                    user: User | None = None) -> Approval:
+    """A person's answer. Policy gate: approve lets the step act, reject cancels the task.
+    Unknown outcome: approve with done=True settles the step as done (not repeated), with
+    done=False runs it again; reject cancels the task."""
+    try:
+        return approvals.decide(approval, approve=approve, done=done, user=user)
+    except approvals.ApprovalError as exc:
+        raise InvalidTask("done" if "done=" in str(exc) else "approval", str(exc)) from None
+
+
+def dead_letter_requeue(*, dead_letter: DeadLetter) -> DeadLetter:
+    """Requeue a failed run: it waits for a slot, then continues at the step that failed."""
+    with transaction.atomic():
+        if not DeadLetter.objects.filter(id=dead_letter.id, requeued_at__isnull=True).update(
+                requeued_at=timezone.now()):
+            raise InvalidTask("deadLetter", f"dead letter {dead_letter.id} was requeued already")
+        current = Task.objects.filter(id=dead_letter.task_id).values_list("status", "attempts").first()
+        if current != ("failed", dead_letter.run):
+            raise InvalidTask("deadLetter", f"task {dead_letter.task_id} is no longer the failed run "
+                                            f"{dead_letter.run} (it is {current[0] if current else 'deleted'})")
+        admission.requeue_failed_run(dead_letter.task_id, dead_letter.step)
+    dead_letter.refresh_from_db()
+    return dead_letter

@@ -104,6 +104,8 @@ DATABASES = {
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
     )
 }
+# A connection that died (PostgreSQL restarted) is replaced before use instead of failing a step.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several threads (inline runner, tests) share the file: wait instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
@@ -132,6 +134,29 @@ AGENT_MAX_TOOL_CALLS = env_int("AGENT_MAX_TOOL_CALLS", 100)
 AGENT_DEFAULT_MODEL = os.environ.get("AGENT_DEFAULT_MODEL", "claude-sonnet-4-5-20250929")
 AGENT_RETRY_BASE_S = float(os.environ.get("AGENT_RETRY_BASE_S", "1"))  # first backoff; doubles
 AGENT_LEASE_SECONDS = env_int("AGENT_LEASE_SECONDS", 60)
+# Circuit breaker per tool: open after this many consecutive failures, for the cool-down;
+# a step still blocked after AGENT_CIRCUIT_MAX_WAIT_S of an open circuit fails clearly.
+AGENT_CIRCUIT_FAILURES = env_int("AGENT_CIRCUIT_FAILURES", 5)
+AGENT_CIRCUIT_COOLDOWN_S = env_int("AGENT_CIRCUIT_COOLDOWN_S", 30)
+AGENT_CIRCUIT_MAX_WAIT_S = env_int("AGENT_CIRCUIT_MAX_WAIT_S", 600)
+# Notification kinds also emailed to the task's owner (of completed, failed, approval_needed);
+# every notification is stored either way. A completed run's own steps usually email the result.
+AGENT_NOTIFY_EMAIL_KINDS = (
+    env_list("AGENT_NOTIFY_EMAIL_KINDS") if "AGENT_NOTIFY_EMAIL_KINDS" in os.environ
+    else ["failed", "approval_needed"]
+)
+# Approval policies (the seed's "Approval Requirements"), as data: agents/approvals.py reads them.
+# A policy matches an action by name ("tool.action", "tool.*", "*.delete") and optional conditions.
+AGENT_APPROVAL_POLICIES = [
+    {"name": "payments", "actions": ["payment.*", "payments.*", "*.charge", "*.pay", "*.refund"],
+     "reason": "financial transactions require approval"},
+    {"name": "mass-email", "actions": ["email.send"], "min_recipients": 11,
+     "reason": "email to more than 10 recipients requires approval"},
+    {"name": "data-deletion", "actions": ["*.delete"], "reason": "data deletion requires approval"},
+    {"name": "external-writes", "actions": ["http.post", "http.put", "http.patch", "http.delete"],
+     "except_hosts": env_list("AGENT_WRITE_TRUSTED_HOSTS"),
+     "reason": "external API calls with write access require approval"},
+]
 WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 5)
 WORKER_POLL_INTERVAL = env_int("WORKER_POLL_INTERVAL", 1000)  # ms; the lease sweeper's period
 
@@ -167,7 +192,10 @@ PRIORITIES = ("urgent", "high", "medium", "low")
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = "django-db"
 CELERY_RESULT_EXTENDED = True
-CELERY_TASK_QUEUES = [Queue(f"agent.{p}") for p in PRIORITIES] + [Queue("agent.control")]
+# Listed in the order a worker polls them (kombu's "priority" strategy: BRPOP over the keys in
+# this order, the first non-empty wins): control (the sweeper, scheduled runs) first, then
+# urgent before high before medium before low.
+CELERY_TASK_QUEUES = [Queue("agent.control")] + [Queue(f"agent.{p}") for p in PRIORITIES]
 CELERY_TASK_DEFAULT_QUEUE = "agent.medium"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -175,7 +203,6 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_CONCURRENCY = WORKER_CONCURRENCY
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Redis consumes the queues in the order listed: urgent before high before medium ...
 CELERY_BROKER_TRANSPORT_OPTIONS = {"queue_order_strategy": "priority", "visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {

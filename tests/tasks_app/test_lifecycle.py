@@ -17,7 +17,7 @@ def make_task(user, status="pending", **fields):
 
 @pytest.mark.parametrize("name", sorted(TRANSITIONS))
 def test_every_transition_only_from_its_sources(user, name):
-    for status in ["pending", "planning", "executing", "paused", "awaiting_approval", "completed", "failed",
+    for status in ["pending", "queued", "planning", "executing", "paused", "awaiting_approval", "completed", "failed",
                    "cancelled"]:
         task = make_task(user, status)
         won = lifecycle.apply(name, task_id=task.id)

@@ -1,0 +1,103 @@
+"""Admission: at most AGENT_MAX_CONCURRENT running agents, AGENT_MAX_CONCURRENT_PER_USER per user.
+
+A run that finds no free slot is not refused: it waits in `queued` and is admitted in
+priority order (urgent, high, medium, low; then first come) when a slot frees: a run
+that finishes admits the next ones, and so does the sweeper. Admissions are serialized
+by a transaction-scoped PostgreSQL advisory lock, so two workers never both take the
+last slot.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Case, Count, IntegerField, Value, When
+from django.utils import timezone
+
+from tasks_app import lifecycle
+from tasks_app.models import Task, TaskExecution
+from tasks_app.models import TaskStatus as S
+
+from .dispatch import enqueue
+
+ADMISSION_LOCK = 0x58414E54  # "XANT": pg_advisory_xact_lock key
+RANK = {"urgent": 0, "high": 1, "medium": 2, "low": 3}
+
+
+def _lock() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADMISSION_LOCK])
+
+
+def _running_per_user() -> dict[int, int]:
+    rows = Task.objects.filter(status__in=lifecycle.ACTIVE).values("user_id").annotate(n=Count("id"))
+    return {row["user_id"]: row["n"] for row in rows}
+
+
+def new_run_fields(task: Task) -> dict[str, Any]:
+    """What a new run resets: attempts+1 numbers its TaskExecution rows apart from earlier runs."""
+    now = timezone.now()
+    return {
+        "attempts": task.attempts + 1, "current_step": 0, "tool_calls": 0, "result": None, "error": None,
+        "started_at": now, "last_run_at": now, "completed_at": None, "failed_at": None, "total_tokens": 0,
+        "total_credits": 0, "execution_time": 0, "tool_state": {}, "queued_at": now,
+        "plan": task.plan if task.agent_type is None else None,  # typed agents replan every run
+        "execution_trace": {"taskId": task.id, "steps": []},
+    }
+
+
+def request_run(task: Task) -> bool:
+    """Start a new run of `task` now if a slot is free, else queue it; True if it started.
+
+    Raises lifecycle.TransitionNotAllowed when the task is active (planning, executing ...).
+    """
+    fields = new_run_fields(task)
+    with transaction.atomic():
+        _lock()
+        running = _running_per_user()
+        waiting = Task.objects.filter(status=S.QUEUED).count()
+        free = settings.AGENT_MAX_CONCURRENT - sum(running.values())
+        if free > waiting and running.get(task.user_id, 0) < settings.AGENT_MAX_CONCURRENT_PER_USER:
+            lifecycle.require("start", task_id=task.id, **fields)
+            enqueue("plan", task.id, priority=task.priority)
+            return True
+        lifecycle.require("queue", task_id=task.id, **fields)
+    admit()
+    return Task.objects.filter(id=task.id, status__in=lifecycle.ACTIVE).exists()
+
+
+def requeue_failed_run(task_id: str, step: int) -> None:
+    """A dead letter requeued: the failed run waits for a slot, then continues at `step`."""
+    with transaction.atomic():
+        lifecycle.require("requeue", task_id=task_id, error=None, failed_at=None, queued_at=timezone.now())
+        TaskExecution.objects.filter(task_id=task_id, step=step, status="failed",
+                                     run=Task.objects.get(id=task_id).attempts).update(attempts=0)
+    admit()
+
+
+def admit() -> list[str]:
+    """Start waiting runs, best priority first, while slots are free; returns the ids started."""
+    started: list[str] = []
+    with transaction.atomic():
+        _lock()
+        running = _running_per_user()
+        free = settings.AGENT_MAX_CONCURRENT - sum(running.values())
+        if free <= 0:
+            return started
+        rank = Case(*[When(priority=p, then=Value(r)) for p, r in RANK.items()], default=Value(2),
+                    output_field=IntegerField())
+        waiting = (Task.objects.filter(status=S.QUEUED).annotate(rank=rank)
+                   .order_by("rank", "queued_at", "created_at").values_list("id", "user_id", "priority"))
+        for task_id, user_id, priority in waiting.iterator():
+            if free <= 0:
+                break
+            if running.get(user_id, 0) >= settings.AGENT_MAX_CONCURRENT_PER_USER:
+                continue
+            if lifecycle.apply("start", task_id=task_id, started_at=timezone.now()):
+                enqueue("plan", task_id, priority=priority)
+                running[user_id] = running.get(user_id, 0) + 1
+                free -= 1
+                started.append(task_id)
+    return started
