@@ -188,3 +188,61 @@ class AgentMetricsAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# --- Durable queue (dead letters, tool circuits): added by the queue work. -----------------
+
+from .models import DeadLetter, ToolCircuit  # noqa: E402 - this block is appended on purpose
+
+
+@admin.register(DeadLetter)
+class DeadLetterAdmin(admin.ModelAdmin):
+    """Runs that failed for good: inspect the error and trace, then requeue (continues at the failed step)."""
+
+    list_display = ("created_at", "task", "run", "step", "action", "short_error", "requeued_at")
+    list_filter = (("requeued_at", admin.EmptyFieldListFilter), "action")
+    search_fields = ("task__id", "task__title", "error")
+    list_select_related = ("task",)
+    fields = ("task", "run", "step", "action", "error", "trace_pretty", "created_at", "requeued_at")
+    readonly_fields = fields
+    actions = ["requeue"]
+
+    @admin.display(description="error")
+    def short_error(self, row: DeadLetter) -> str:
+        return row.error[:120]
+
+    @admin.display(description="trace")
+    def trace_pretty(self, row: DeadLetter) -> str:
+        return pretty(row.trace)
+
+    @admin.action(description="Requeue the failed runs (continue at the failed step)")
+    def requeue(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> None:
+        done = 0
+        for row in queryset:
+            try:
+                services.dead_letter_requeue(dead_letter=row)
+                done += 1
+            except services.InvalidTask as exc:
+                self.message_user(request, str(exc), messages.WARNING)
+        self.message_user(request, f"requeued {done} run(s)")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ToolCircuit)
+class ToolCircuitAdmin(admin.ModelAdmin):
+    """Each tool's circuit breaker: closed, open (cool-down until opened_until) or half_open (probing)."""
+
+    list_display = ("tool", "state", "failures", "opened_at", "opened_until", "last_error", "updated_at")
+    list_filter = ("state",)
+    readonly_fields = ("tool", "state", "failures", "opened_at", "opened_until", "last_error", "updated_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

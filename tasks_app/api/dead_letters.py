@@ -1,0 +1,80 @@
+"""/api/dead-letters: runs that failed for good (retries exhausted, fatal errors), to inspect and requeue.
+
+Include with `path("", include("tasks_app.api.dead_letters"))` in tasks_app/api/urls.py.
+A requeued run waits for a slot and continues at the step that failed (services.dead_letter_requeue);
+another user's dead letter is a 404.
+"""
+# ruff: noqa: N815  (field names are the wire names)
+from __future__ import annotations
+
+from django.urls import path
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from tasks_app import services
+from tasks_app.models import DeadLetter
+
+from .schema import errors
+from .views import MAX_ID, JSONAPIView, Pagination
+
+
+class DeadLetterSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    taskId = serializers.CharField(source="task_id")
+    taskTitle = serializers.CharField(source="task.title")
+    taskStatus = serializers.CharField(source="task.status")
+    run = serializers.IntegerField()
+    step = serializers.IntegerField()
+    action = serializers.CharField()
+    error = serializers.CharField()
+    trace = serializers.JSONField(help_text="the execution trace when the run failed")
+    createdAt = serializers.DateTimeField(source="created_at")
+    requeuedAt = serializers.DateTimeField(source="requeued_at", allow_null=True)
+
+
+def owned_dead_letter(request: Request, dead_letter_id: str) -> DeadLetter:
+    row = (DeadLetter.objects.select_related("task").filter(id=dead_letter_id, task__user=request.user).first()
+           if 0 < len(dead_letter_id) <= MAX_ID and "\x00" not in dead_letter_id else None)
+    if row is None:
+        raise NotFound(f"dead letter {dead_letter_id!r} not found")
+    return row
+
+
+class DeadLetterListView(JSONAPIView):
+    @extend_schema(summary="The user's dead letters, newest first; ?requeued=false for those still waiting",
+                   parameters=[OpenApiParameter("requeued", bool, required=False)],
+                   responses={200: DeadLetterSerializer(many=True), **errors()})
+    def get(self, request: Request) -> Response:
+        rows = DeadLetter.objects.select_related("task").filter(task__user=request.user).order_by("-created_at")
+        requeued = request.query_params.get("requeued")
+        if requeued in ("true", "false"):
+            rows = rows.filter(requeued_at__isnull=requeued == "false")
+        paginator = Pagination()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        return paginator.get_paginated_response(DeadLetterSerializer(page, many=True).data)
+
+
+class DeadLetterDetailView(JSONAPIView):
+    @extend_schema(summary="One dead letter: the failed step, its error and the trace",
+                   responses={200: DeadLetterSerializer, **errors(404)})
+    def get(self, request: Request, dead_letter_id: str) -> Response:
+        return Response(DeadLetterSerializer(owned_dead_letter(request, dead_letter_id)).data)
+
+
+class DeadLetterRequeueView(JSONAPIView):
+    @extend_schema(summary="Requeue the failed run: it continues at the step that failed",
+                   request=None, responses={200: DeadLetterSerializer, **errors(400, 404, 409)})
+    def post(self, request: Request, dead_letter_id: str) -> Response:
+        row = services.dead_letter_requeue(dead_letter=owned_dead_letter(request, dead_letter_id))
+        row.task.refresh_from_db()
+        return Response(DeadLetterSerializer(row).data)
+
+
+urlpatterns = [
+    path("dead-letters", DeadLetterListView.as_view(), name="dead-letter-list"),
+    path("dead-letters/<str:dead_letter_id>", DeadLetterDetailView.as_view(), name="dead-letter-detail"),
+    path("dead-letters/<str:dead_letter_id>/requeue", DeadLetterRequeueView.as_view(), name="dead-letter-requeue"),
+]
