@@ -5,7 +5,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from .models import Task, TaskExecution
+from .models import Approval, Notification, Task, TaskExecution
 
 
 def task_list_for_user(*, user: Any) -> QuerySet[Task]:
@@ -44,3 +44,19 @@ def task_result(task: Task) -> dict[str, Any]:
         **task_status(task), "title": task.title, "agentType": task.agent_type, "result": task.result,
         "credits": task.total_credits, "steps": [step_as_json(row) for row in steps],
     }
+
+
+# --- Reads of the web pages (tasks_app/pages.py). ---------------------------------------
+
+
+def task_steps(task: Task) -> QuerySet[TaskExecution]:
+    """The steps of the task's latest run (all steps of a task never run: none)."""
+    return TaskExecution.objects.filter(task=task, run=max(task.attempts, 1)).order_by("step")
+
+
+def approvals_pending_for_user(*, user: Any) -> QuerySet[Approval]:
+    return Approval.objects.filter(task__user=user, status=Approval.Status.PENDING).select_related("task")
+
+
+def notifications_for_user(*, user: Any, limit: int = 10) -> list[Notification]:
+    return list(Notification.objects.filter(user=user).select_related("task").order_by("-created_at")[:limit])

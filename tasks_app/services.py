@@ -248,3 +248,13 @@ def dead_letter_requeue(*, dead_letter: DeadLetter) -> DeadLetter:
         admission.requeue_failed_run(dead_letter.task_id, dead_letter.step)
     dead_letter.refresh_from_db()
     return dead_letter
+
+
+# --- The web pages: notifications. ------------------------------------------------------
+
+
+def notifications_mark_read(*, user: User) -> int:
+    """Mark all of the user's notifications read; returns how many changed."""
+    from .models import Notification
+
+    return Notification.objects.filter(user=user, read=False).update(read=True)

@@ -73,5 +73,17 @@ def celery_worker(transactional_db, settings, loopback_allowed, tmp_path) -> Ite
         worker.stop()
 
 
+@pytest.fixture
+def daphne(transactional_db, settings, tmp_path) -> Iterator[str]:
+    """A daphne process serving xantuus.asgi on the test database; yields its host:port."""
+    if not settings.REDIS_URL:
+        pytest.fail("REDIS_URL must point at Redis: the feed goes through channels-redis")
+    server, host = processes.daphne(processes.stack_env(), tmp_path)
+    try:
+        yield host
+    finally:
+        server.stop()
+
+
 def pytest_report_header(config):
     return f"database: {settings.DATABASES['default']['ENGINE']}, redis: {settings.REDIS_URL or '(embedded)'}"

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's assets served locally: /api/docs/ works offline
     "django_celery_beat",
     "django_celery_results",
     "channels",
@@ -120,6 +121,12 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# daphne serves /static/ itself (xantuus/asgi.py) unless a front server does: set it off then.
+XANTUUS_SERVE_STATIC = env_bool("XANTUUS_SERVE_STATIC", True)
+# The web pages (tasks_app/pages.py) need a login; the API answers 401 instead.
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
 MEDIA_ROOT = Path(os.environ.get("XANTUUS_MEDIA_ROOT", VAR_DIR / "media"))
 MEDIA_URL = "media/"
 
@@ -241,7 +248,13 @@ AGENT_RATE_CREATE = os.environ.get("AGENT_RATE_CREATE", "60/min")
 AGENT_RATE_EXECUTE = os.environ.get("AGENT_RATE_EXECUTE", "60/min")
 # POST /api/agent/execute/{id} with {"async": false} waits at most this long for the result, then answers 202.
 AGENT_SYNC_WAIT_S = float(os.environ.get("AGENT_SYNC_WAIT_S", "30"))
-SPECTACULAR_SETTINGS = {"TITLE": "Xantuus agent engine API", "VERSION": "1.0.0"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Xantuus agent engine API", "VERSION": "1.0.0",
+    "SWAGGER_UI_DIST": "SIDECAR", "SWAGGER_UI_FAVICON_HREF": "SIDECAR", "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"TaskStatusEnum": "tasks_app.models.TaskStatus",
+                            "ApprovalStatusEnum": "tasks_app.models.Approval.Status",
+                            "ApprovalKindEnum": "tasks_app.models.Approval.Kind"},
+}
 
 LOGGING = {
     "version": 1,

@@ -1,10 +1,11 @@
-"""URL routes: the admin and the API (errors on /api/ paths answer in the API's JSON format)."""
+"""URL routes: the admin, the API (errors on /api/ paths answer in the API's JSON format) and the web pages."""
 from django.contrib import admin
 from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("tasks_app.api.urls")),
+    path("", include("tasks_app.page_urls")),
 ]
 
 handler400 = "tasks_app.api.errors.bad_request"

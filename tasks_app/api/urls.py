@@ -2,7 +2,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import agent, views, workspace
+from . import agent, approvals, views, workspace
 
 urlpatterns = [
     path("auth/token", views.TokenView.as_view(), name="api-token"),
@@ -20,6 +20,8 @@ urlpatterns = [
     path("agent/<str:task_id>/trace", agent.TraceView.as_view(), name="agent-trace"),
     path("agent/<str:task_id>/replay", agent.ReplayView.as_view(), name="agent-replay"),
     path("agent/<str:task_id>/events", agent.EventsView.as_view(), name="agent-events"),
+    path("agent/<str:task_id>/approvals", approvals.TaskApprovalsView.as_view(), name="agent-approvals"),
+    path("approvals/<str:approval_id>/decide", approvals.DecideView.as_view(), name="approval-decide"),
     path("tools", views.ToolsView.as_view(), name="tools"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -81,3 +81,20 @@ def wait_until_ready(server: Server, marker: str, timeout: float = 60) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"{server.name} not ready after {timeout}s:\n{server.tail()}")
         time.sleep(0.1)
+
+
+def daphne(env: dict[str, str], log_dir: Path, timeout: float = 30) -> tuple[Server, str]:
+    """Start daphne serving xantuus.asgi (HTTP, static files, websockets); returns it and its host:port."""
+    port = free_port()
+    server = Server("daphne", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+                               "xantuus.asgi:application"], env, log_dir)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return server, f"127.0.0.1:{port}"
+        except OSError:
+            if not server.alive() or time.monotonic() > deadline:
+                server.stop()
+                raise RuntimeError(f"daphne not listening:\n{server.tail()}") from None
+            time.sleep(0.1)

@@ -7,11 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import sys
-import time
 import urllib.request
-from collections.abc import Iterator
 
 import pytest
 from rest_framework.authtoken.models import Token
@@ -19,33 +15,9 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from tasks_app.models import Task
-from tests.fakes import processes
 
 pytestmark = pytest.mark.slow
 TIMEOUT = 30
-
-
-@pytest.fixture
-def daphne(transactional_db, settings, tmp_path) -> Iterator[str]:
-    """A daphne process serving xantuus.asgi on the test database; yields its host:port."""
-    if not settings.REDIS_URL:
-        pytest.fail("REDIS_URL must point at Redis: the feed goes through channels-redis")
-    port = processes.free_port()
-    server = processes.Server("daphne", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                                         "xantuus.asgi:application"], processes.stack_env(), tmp_path)
-    try:
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert server.alive(), server.tail()
-                assert time.monotonic() < deadline, f"daphne not listening:\n{server.tail()}"
-                time.sleep(0.1)
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.stop()
 
 
 def http(host: str, token: str, method: str, path: str, body: dict | None = None) -> dict:

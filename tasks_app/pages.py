@@ -1,0 +1,119 @@
+"""The web pages: dashboard, task list, creation wizard, execution view (server-rendered).
+
+Thin like the API: read through selectors, change through services, every object scoped
+to its owner (another user's task is a 404). Live updates come from the websocket feed
+and the API, driven by the static JS; nothing here writes a model directly.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from . import lifecycle, selectors, services
+from .dashboard import dashboard_metrics
+from .forms import EXAMPLE_PLAN, EXAMPLES, KINDS, TaskWizardForm, initial_form
+from .lifecycle import TERMINAL
+from .models import Approval, Task, TaskStatus
+
+AGENT_TYPES = [value for value, _ in KINDS[:4]]
+
+
+def _own_task(request: HttpRequest, task_id: str) -> Task:
+    return get_object_or_404(Task, id=task_id[:32], user=request.user)
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    tasks = selectors.task_list_for_user(user=request.user).order_by("-created_at")[:10]
+    return render(request, "tasks_app/dashboard.html", {
+        "metrics": dashboard_metrics(user=request.user),
+        "recent": [(task, selectors.task_progress(task)) for task in tasks],
+        "notifications": selectors.notifications_for_user(user=request.user),
+        "approvals": selectors.approvals_pending_for_user(user=request.user)[:10],
+    })
+
+
+@login_required
+def task_list(request: HttpRequest) -> HttpResponse:
+    tasks = selectors.task_list_for_user(user=request.user).order_by("-created_at")
+    status = request.GET.get("status", "") if request.GET.get("status") in TaskStatus.values else ""
+    agent_type = request.GET.get("agentType", "") if request.GET.get("agentType") in [*AGENT_TYPES, "custom"] else ""
+    if status:
+        tasks = tasks.filter(status=status)
+    if agent_type == "custom":
+        tasks = tasks.filter(agent_type__isnull=True)
+    elif agent_type:
+        tasks = tasks.filter(agent_type=agent_type)
+    page = Paginator(tasks, 25).get_page(request.GET.get("page"))
+    return render(request, "tasks_app/task_list.html", {
+        "page": page, "rows": [(task, selectors.task_progress(task)) for task in page],
+        "statuses": TaskStatus.values, "agent_types": [*AGENT_TYPES, "custom"],
+        "status": status, "agent_type": agent_type,
+    })
+
+
+@login_required
+def task_new(request: HttpRequest) -> HttpResponse:
+    form = TaskWizardForm(request.POST) if request.method == "POST" else initial_form()
+    if request.method == "POST" and form.is_valid():
+        try:
+            task = services.task_create(user=request.user, **form.create_kwargs())
+        except services.InvalidTask as exc:
+            form.show_service_error(exc.field, str(exc))
+        else:
+            if form.cleaned_data["run_now"]:
+                services.task_execute(task=task)
+            return redirect("task-detail-page", task_id=task.id)
+    examples = {kind: {"title": ex["title"], "config": ex["config"]} for kind, ex in EXAMPLES.items()}
+    return render(request, "tasks_app/task_new.html", {
+        "form": form, "examples": examples, "example_plan": EXAMPLE_PLAN,
+    }, status=400 if form.is_bound else 200)
+
+
+def _task_context(task: Task) -> dict[str, Any]:
+    return {
+        "task": task, "progress": selectors.task_progress(task), "steps": list(selectors.task_steps(task)),
+        "approvals": list(Approval.objects.filter(task=task, status=Approval.Status.PENDING)),
+        "finished": task.status in TERMINAL,
+    }
+
+
+@login_required
+def task_detail(request: HttpRequest, task_id: str) -> HttpResponse:
+    task = _own_task(request, task_id)
+    return render(request, "tasks_app/task_detail.html", {
+        **_task_context(task), "controls": _controls(task),
+    })
+
+
+@login_required
+def task_live(request: HttpRequest, task_id: str) -> HttpResponse:
+    """The live part of the task page as HTML: the page's JS swaps it in after an event."""
+    return render(request, "tasks_app/_task_live.html", _task_context(_own_task(request, task_id)))
+
+
+def _controls(task: Task) -> list[dict[str, str]]:
+    """The buttons of the task page; the JS shows those allowed in the current status."""
+    def when(*transitions: str) -> str:
+        return " ".join(s for s in TaskStatus.values if any(lifecycle.allowed(s, t) for t in transitions))
+
+    return [
+        {"action": "execute", "label": "Run", "when": "pending", "style": "primary"},
+        {"action": "execute", "label": "Run again", "when": " ".join(sorted(TERMINAL)), "style": ""},
+        {"action": "pause", "label": "Pause", "when": when("pause"), "style": ""},
+        {"action": "resume", "label": "Resume", "when": when("resume"), "style": "primary"},
+        {"action": "cancel", "label": "Cancel", "when": when("cancel"), "style": "danger"},
+        {"action": "replay", "label": "Replay", "when": " ".join(sorted(TERMINAL)), "style": ""},
+    ]
+
+
+@login_required
+@require_POST
+def notifications_read(request: HttpRequest) -> HttpResponse:
+    services.notifications_mark_read(user=request.user)
+    return redirect("dashboard")
