@@ -20,3 +20,22 @@ def record_outcome(*, agent_type: str | None, completed: bool, tokens: int, cred
         row.total_credits += credits
         row.success_rate = round(100 * row.tasks_completed / (finished + 1), 2)
         row.save()
+
+
+def queue_snapshot() -> dict[str, object]:
+    """The durable queue at a glance (for the metrics endpoint and dashboard): waiting and running
+    runs, pending approvals, dead letters not yet requeued, and every tool's circuit breaker."""
+    from django.db.models import Count
+
+    from tasks_app.models import Approval, DeadLetter, Task
+
+    from .circuit import snapshot
+
+    by_status = dict(Task.objects.values_list("status").annotate(n=Count("id")))
+    return {
+        "queued": by_status.get("queued", 0),
+        "running": by_status.get("planning", 0) + by_status.get("executing", 0),
+        "awaitingApproval": Approval.objects.filter(status="pending").count(),
+        "deadLetters": DeadLetter.objects.filter(requeued_at__isnull=True).count(),
+        "circuits": snapshot(),
+    }

@@ -289,3 +289,15 @@ def test_the_embedded_sweeper_wakes_a_task_whose_lease_lapsed(user, hn_server):
     INLINE.start()
     done = wait_for(lambda: Task.objects.filter(id=task.id, status="completed").first(), what="the sweeper")
     assert done.current_step == 4 and len(step_mail()) == 1
+
+
+def test_the_queue_snapshot_shows_circuits_dead_letters_and_approvals(user, hn_server, settings):
+    from agents.metrics import queue_snapshot
+
+    settings.AGENT_MAX_RETRIES, settings.AGENT_CIRCUIT_FAILURES = 0, 1
+    hn_server.fail_next["/topstories.json"] = [503]
+    run(services.task_create(user=user, title="broken", plan=two_step_plan(hn_server.url)))
+    run(services.task_create(user=user, title="newsletter", plan=mass_email_plan(11)))
+    snapshot = queue_snapshot()
+    assert (snapshot["deadLetters"], snapshot["awaitingApproval"], snapshot["queued"]) == (1, 1, 0)
+    assert [(c["tool"], c["state"]) for c in snapshot["circuits"]] == [("http", "open")]
