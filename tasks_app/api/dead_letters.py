@@ -1,6 +1,5 @@
 """/api/dead-letters: runs that failed for good (retries exhausted, fatal errors), to inspect and requeue.
 
-Include with `path("", include("tasks_app.api.dead_letters"))` in tasks_app/api/urls.py.
 A requeued run waits for a slot and continues at the step that failed (services.dead_letter_requeue);
 another user's dead letter is a 404.
 """

@@ -2,7 +2,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import agent, approvals, views, workspace
+from . import agent, approvals, dead_letters, views, workspace
 
 urlpatterns = [
     path("auth/token", views.TokenView.as_view(), name="api-token"),
@@ -23,6 +23,7 @@ urlpatterns = [
     path("agent/<str:task_id>/approvals", approvals.TaskApprovalsView.as_view(), name="agent-approvals"),
     path("approvals/<str:approval_id>/decide", approvals.DecideView.as_view(), name="approval-decide"),
     path("tools", views.ToolsView.as_view(), name="tools"),
+    *dead_letters.urlpatterns,
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -9,7 +9,7 @@ from agents.dispatch import INLINE
 from tasks_app import services
 from tasks_app.models import DeadLetter
 
-pytestmark = [pytest.mark.usefixtures("inline_engine"), pytest.mark.urls("tests.tasks_app.dead_letter_urls")]
+pytestmark = pytest.mark.usefixtures("inline_engine")
 
 
 def client_for(user) -> APIClient:

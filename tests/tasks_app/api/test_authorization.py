@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tasks_app.api import urls as api_urls
-from tasks_app.models import Project, Task
+from tasks_app.models import Approval, DeadLetter, Project, Task
 
 pytestmark = pytest.mark.django_db
 
@@ -19,10 +19,20 @@ def owned(user):
     return task, project
 
 
+def others(task):
+    """The task's approval and dead letter, made once: their ids complete the walk."""
+    approval = Approval.objects.get_or_create(task=task, run=1, step=1, defaults={"kind": "policy"})[0]
+    dead_letter = DeadLetter.objects.get_or_create(task=task, run=1, step=1, defaults={"error": "x"})[0]
+    return approval.id, dead_letter.id
+
+
 def calls(task, project):
     """(method, path, body) for every object endpoint."""
     t, p = task.id, project.id
+    a, d = others(task)
     return [
+        ("get", f"/api/agent/{t}/approvals", None), ("post", f"/api/approvals/{a}/decide", {"approve": True}),
+        ("get", f"/api/dead-letters/{d}", None), ("post", f"/api/dead-letters/{d}/requeue", None),
         ("get", f"/api/workspace/tasks/{t}", None), ("patch", f"/api/workspace/tasks/{t}", {"title": "x"}),
         ("delete", f"/api/workspace/tasks/{t}", None), ("get", f"/api/workspace/tasks/{t}/executions", None),
         ("get", f"/api/workspace/projects/{p}", None), ("patch", f"/api/workspace/projects/{p}", {"name": "x"}),
@@ -36,7 +46,7 @@ def calls(task, project):
 
 COLLECTIONS = [("get", "/api/workspace/tasks", None), ("post", "/api/workspace/tasks", {"title": "x"}),
                ("get", "/api/workspace/projects", None), ("post", "/api/workspace/projects", {"name": "x"}),
-               ("get", "/api/agent/metrics", None), ("get", "/api/tools", None)]
+               ("get", "/api/agent/metrics", None), ("get", "/api/tools", None), ("get", "/api/dead-letters", None)]
 
 
 def test_the_walk_covers_every_api_route(owned):
@@ -44,7 +54,9 @@ def test_the_walk_covers_every_api_route(owned):
     routes = {str(p.pattern) for p in api_urls.urlpatterns} - PUBLIC
     task, project = owned
     for route in routes:
-        concrete = "/api/" + route.replace("<str:task_id>", task.id).replace("<str:id>", task.id)
+        approval, dead_letter = others(task)
+        concrete = "/api/" + (route.replace("<str:task_id>", task.id).replace("<str:id>", task.id)
+                              .replace("<str:approval_id>", approval).replace("<str:dead_letter_id>", dead_letter))
         concrete_project = "/api/" + route.replace("<str:id>", project.id)
         assert concrete in walked or concrete_project in walked, f"{route} is not walked"
 
