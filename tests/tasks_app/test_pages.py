@@ -16,6 +16,8 @@ from agents.dispatch import INLINE
 from tasks_app import lifecycle
 from tasks_app.models import Approval, Notification, Task, TaskExecution
 from tests.agents.helpers import seed_hn_plan
+from tools.browser_session import DEFAULT_EXECUTABLE
+from tools.config import setting
 
 PAGES = ["/", "/tasks/", "/tasks/new"]
 
@@ -187,3 +189,65 @@ def test_swagger_ui_is_served_from_local_static_files(client):
     docs = client.get("/api/docs/").content.decode()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in docs
     assert "cdn.jsdelivr" not in docs and "unpkg" not in docs
+
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture
+def browser_page():
+    """A page of real Chromium (Debian's), closed after the test. No ORM calls while it is open:
+    Playwright's greenlet has its own context, so Django would open a connection nobody closes."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=setting("AGENT_BROWSER_EXECUTABLE", DEFAULT_EXECUTABLE),
+                                             args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(30_000)
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_browser_creates_a_task_in_the_wizard_and_watches_it_complete_live(
+        hn_server, celery_worker, daphne, user, browser_page):
+    from playwright.sync_api import expect
+
+    hn_server.delays["/item/"] = 0.3  # steps take a moment: the page must follow them live
+    page, base = browser_page, f"http://{daphne}"
+    page.goto(f"{base}/tasks/new")
+    expect(page).to_have_url(re.compile(r"/login/\?next=/tasks/new$"))
+    page.get_by_label("Username").fill("ada")
+    page.get_by_label("Password").fill("pw-ada-123")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="New task")).to_be_visible()
+    assert page.eval_on_selector(".topbar", "e => getComputedStyle(e).backgroundColor") == "rgb(20, 26, 43)"
+
+    page.get_by_role("radio", name="Explicit plan").check()
+    expect(page.get_by_label("Configuration (JSON)")).to_be_hidden()
+    page.get_by_label("Plan (JSON)").fill(json.dumps(seed_hn_plan(hn_server.url), indent=2))
+    page.get_by_label("Title").fill("Daily HN Summary from the wizard")
+    expect(page.get_by_label("Start it now")).to_be_checked()
+    page.get_by_role("button", name="Create task").click()
+
+    expect(page).to_have_url(re.compile(r"/tasks/\w+/$"))
+    page.evaluate("window.sameDocument = true")  # gone if the page reloads
+    head = page.locator(".task-head")
+    expect(head.locator('[data-role="live"]')).to_have_text("● live")
+    expect(head.locator('[data-role="status"]')).to_have_text("completed", timeout=90_000)
+    steps = page.locator("ol.timeline > li")
+    expect(steps).to_have_count(4)
+    for n, action in enumerate(["http.get", "http.getBatch", "ai.summarize", "email.send"]):
+        expect(steps.nth(n).locator(".action")).to_have_text(action)
+        expect(steps.nth(n).locator('[data-role="status"]')).to_have_text("completed")
+    expect(page.locator('#progress [data-role="progress-text"]')).to_have_text("100%")
+    expect(page.locator('[data-role="current-step"]')).to_have_text("4")
+    steps.nth(2).locator("summary", has_text="Output").click()
+    expect(steps.nth(2).locator("details pre").nth(1)).to_contain_text("Story number 1")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Daily HN Summary from the wizard")
+    assert page.evaluate("window.sameDocument") is True
