@@ -11,9 +11,11 @@ register = template.Library()
 
 @register.filter
 def pretty_json(value: Any) -> str:
-    """Indented JSON (autoescaped by the template); '-' for nothing."""
+    """Indented JSON (autoescaped by the template); a string as itself; '-' for nothing."""
     if value in (None, "", {}, []):
         return "-"
+    if isinstance(value, str):
+        return value
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
 
