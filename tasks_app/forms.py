@@ -94,7 +94,7 @@ class TaskWizardForm(forms.Form):
         return _json_object(self.cleaned_data.get("plan", ""), "the plan")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("kind") == EXPLICIT_PLAN and not data.get("plan") and "plan" not in self.errors:
             self.add_error("plan", "an explicit plan needs its steps, e.g. {\"steps\": [...]}")
         return data

@@ -6,9 +6,10 @@ and the API, driven by the static JS; nothing here writes a model directly.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -21,6 +22,11 @@ from .lifecycle import TERMINAL
 from .models import Approval, Task, TaskStatus
 
 AGENT_TYPES = [value for value, _ in KINDS[:4]]
+
+
+def _user(request: HttpRequest) -> User:
+    """The logged-in user (every page but the login one requires a login)."""
+    return cast(User, request.user)
 
 
 def _own_task(request: HttpRequest, task_id: str) -> Task:
@@ -62,7 +68,7 @@ def task_new(request: HttpRequest) -> HttpResponse:
     form = TaskWizardForm(request.POST) if request.method == "POST" else initial_form()
     if request.method == "POST" and form.is_valid():
         try:
-            task = services.task_create(user=request.user, **form.create_kwargs())
+            task = services.task_create(user=_user(request), **form.create_kwargs())
         except services.InvalidTask as exc:
             form.show_service_error(exc.field, str(exc))
         else:
@@ -115,5 +121,5 @@ def _controls(task: Task) -> list[dict[str, str]]:
 @login_required
 @require_POST
 def notifications_read(request: HttpRequest) -> HttpResponse:
-    services.notifications_mark_read(user=request.user)
+    services.notifications_mark_read(user=_user(request))
     return redirect("dashboard")

@@ -19,7 +19,7 @@ from tasks_app.models import Approval
 
 from .fields import StrictSerializer
 from .schema import errors
-from .views import MAX_ID, JSONAPIView, owned_task, validated
+from .views import MAX_ID, JSONAPIView, owned_task, user_of, validated
 
 
 class ApprovalSerializer(serializers.Serializer):
@@ -46,8 +46,9 @@ class DecideSerializer(StrictSerializer):
 
 
 def owned_approval(request: Request, approval_id: str) -> Approval:
-    approval = (Approval.objects.select_related("decided_by").filter(id=approval_id, task__user=request.user).first()
-                if 0 < len(approval_id) <= MAX_ID and "\x00" not in approval_id else None)
+    rows = Approval.objects.select_related("decided_by").filter(task__user=user_of(request))
+    approval = rows.filter(id=approval_id).first() if 0 < len(approval_id) <= MAX_ID and "\x00" not in approval_id \
+        else None
     if approval is None:
         raise NotFound(f"approval {approval_id!r} not found")
     return approval
@@ -71,5 +72,5 @@ class DecideView(JSONAPIView):
         approval = owned_approval(request, approval_id)
         body: dict[str, Any] = validated(DecideSerializer, request.data).validated_data
         decided = services.approval_decide(approval=approval, approve=body["approve"], done=body["done"],
-                                           user=request.user)
+                                           user=user_of(request))
         return Response(ApprovalSerializer(decided).data)
