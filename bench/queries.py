@@ -1,0 +1,64 @@
+"""Counting what one step asks of the database, in this process: statements, writes, commits.
+
+Django's execute_wrapper sees every statement; the commit of an atomic block is counted by
+wrapping the connection's commit(). A statement outside any atomic block is its own
+transaction (autocommit), so it counts as a commit too; a "write commit" is one that wrote.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+WRITES = ("INSERT", "UPDATE", "DELETE")
+
+
+@dataclass
+class DbCost:
+    statements: int = 0
+    writes: int = 0
+    commits: int = 0  # transactions, read-only ones included
+    write_commits: int = 0
+    sql: list[str] = field(default_factory=list)  # each statement, shortened, with T (in a transaction) or A
+    _pending_write: bool = False
+
+    def as_dict(self) -> dict[str, int]:
+        return {"statements": self.statements, "writes": self.writes, "commits": self.commits,
+                "write_commits": self.write_commits}
+
+
+@contextmanager
+def counting() -> Iterator[DbCost]:
+    from django.db import connection
+
+    cost = DbCost()
+
+    def wrapper(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        is_write = sql.lstrip().upper().startswith(WRITES)
+        cost.statements += 1
+        cost.sql.append(f"{'T' if connection.in_atomic_block else 'A'} {' '.join(sql.split())[:110]}")
+        cost.writes += is_write
+        if connection.in_atomic_block:
+            cost._pending_write |= is_write
+        else:
+            cost.commits += 1
+            cost.write_commits += is_write
+        return execute(sql, params, many, context)
+
+    connection.ensure_connection()
+    commit = connection.commit
+
+    def counted_commit() -> None:
+        cost.commits += 1
+        cost.write_commits += cost._pending_write
+        cost._pending_write = False
+        cost.sql.append("  COMMIT")
+        commit()
+
+    connection.commit = counted_commit  # type: ignore[method-assign]
+    try:
+        with connection.execute_wrapper(wrapper):
+            yield cost
+    finally:
+        del connection.commit

@@ -1,0 +1,83 @@
+"""python -m bench.run [--quick | --smoke] [--output docs/benchmarks.md]: the whole benchmark in one run.
+
+Stages: in-process hot-path counts and profile; one worker: latency per layer (interleaved
+repeats) and steps/s with pg_stat deltas, then memory over many engine steps; two workers:
+steps/s, time to first step through the API, websocket fan-out through daphne, the load run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import config
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_const", const="quick", dest="size", help="a few minutes")
+    size.add_argument("--smoke", action="store_const", const="smoke", dest="size", help="tiny (the smoke test)")
+    parser.add_argument("--output", type=Path, default=config.ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--work-dir", type=Path, default=config.ROOT / "var" / "bench",
+                        help="probe files, server logs and results.json")
+    parser.add_argument("--from-results", type=Path, metavar="RESULTS_JSON",
+                        help="only rewrite the report from an earlier run's results.json")
+    args = parser.parse_args(argv)
+    args.size = args.size or "full"
+    return args
+
+
+def setup(work_dir: Path) -> tuple[Path, Path]:
+    """Environment, Django, the noop tool, an empty bench database and Redis db; fresh probe/log dirs."""
+    config.apply_environment()
+    import django
+
+    django.setup()
+    import redis
+
+    from bench import db, noop_tool
+
+    noop_tool.register()
+    db.ensure_database()
+    db.migrate_and_reset()
+    redis.Redis.from_url(config.REDIS_URL).flushdb()  # db 14 is the bench's own
+    probe_dir, log_dir = work_dir / "probes", work_dir / "logs"
+    for path in (probe_dir, log_dir):
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True)
+    return probe_dir, log_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    if args.from_results:
+        from bench import report
+
+        earlier = json.loads(args.from_results.read_text())
+        report.write(args.output, earlier)
+        report.print_rich(earlier)
+        return 0
+    sizes = config.SIZES[args.size]
+    probe_dir, log_dir = setup(args.work_dir)
+    from bench import machine, report, stages
+
+    started, load_start = time.time(), machine.load_average()
+    command = " ".join(["python -m bench.run", *(sys.argv[1:] if argv is None else argv)])
+    results: dict[str, Any] = {"machine": machine.describe(), "load_start": load_start,
+                               "busy": machine.busy_processes(), "sizes": vars(sizes), "command": command}
+    results.update(stages.run_all(sizes, probe_dir, log_dir))
+    results.update(load_end=machine.load_average(), duration_s=time.time() - started)
+    (args.work_dir / "results.json").write_text(stages.to_json(results))
+    report.write(args.output, results)
+    report.print_rich(results)
+    print(f"report: {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
