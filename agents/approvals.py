@@ -9,7 +9,7 @@ again blindly: an `unknown_outcome` Approval asks whether it happened.
 from __future__ import annotations
 
 import fnmatch
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -25,7 +25,8 @@ from .notify import notify
 
 def matching_policy(action: str, params: dict[str, Any]) -> dict[str, Any] | None:
     """The first approval policy that applies to calling `action` with `params`, if any."""
-    for policy in settings.AGENT_APPROVAL_POLICIES:
+    policies = cast(list[dict[str, Any]], settings.AGENT_APPROVAL_POLICIES)
+    for policy in policies:
         if not any(fnmatch.fnmatchcase(action, pattern) for pattern in policy.get("actions", [])):
             continue
         if "min_recipients" in policy and _recipients(params) < policy["min_recipients"]:

@@ -114,11 +114,9 @@ def _limit_exceeded(task: Task) -> str | None:
 
 
 def _recorded_steps(task: Task) -> list[dict[str, Any]]:
-    return list(
-        TaskExecution.objects.filter(task_id=task.id, run=task.attempts, step__lte=task.current_step)
-        .order_by("step")
-        .values("step", "action", "input", "output", "error", "reasoning", "status")
-    )
+    rows = (TaskExecution.objects.filter(task_id=task.id, run=task.attempts, step__lte=task.current_step)
+            .order_by("step").values("step", "action", "input", "output", "error", "reasoning", "status"))
+    return [dict(row) for row in rows]
 
 
 def _reason(task: Task, number: int, steps: list[dict[str, Any]]) -> Attempt | None:

@@ -17,7 +17,7 @@ from tasks_app import services
 from tasks_app.models import DeadLetter
 
 from .schema import errors
-from .views import MAX_ID, JSONAPIView, Pagination
+from .views import MAX_ID, JSONAPIView, Pagination, user_of
 
 
 class DeadLetterSerializer(serializers.Serializer):
@@ -35,7 +35,7 @@ class DeadLetterSerializer(serializers.Serializer):
 
 
 def owned_dead_letter(request: Request, dead_letter_id: str) -> DeadLetter:
-    row = (DeadLetter.objects.select_related("task").filter(id=dead_letter_id, task__user=request.user).first()
+    row = (DeadLetter.objects.select_related("task").filter(id=dead_letter_id, task__user=user_of(request)).first()
            if 0 < len(dead_letter_id) <= MAX_ID and "\x00" not in dead_letter_id else None)
     if row is None:
         raise NotFound(f"dead letter {dead_letter_id!r} not found")
@@ -47,7 +47,7 @@ class DeadLetterListView(JSONAPIView):
                    parameters=[OpenApiParameter("requeued", bool, required=False)],
                    responses={200: DeadLetterSerializer(many=True), **errors()})
     def get(self, request: Request) -> Response:
-        rows = DeadLetter.objects.select_related("task").filter(task__user=request.user).order_by("-created_at")
+        rows = DeadLetter.objects.select_related("task").filter(task__user=user_of(request)).order_by("-created_at")
         requeued = request.query_params.get("requeued")
         if requeued in ("true", "false"):
             rows = rows.filter(requeued_at__isnull=requeued == "false")
