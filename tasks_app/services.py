@@ -33,14 +33,7 @@ def task_create(
     due_date: Any = None,
 ) -> Task:
     """Validate the request completely, then store the task in `pending`. Nothing runs yet."""
-    try:
-        validate_request(agent_type=agent_type, agent_config=agent_config, explicit_plan=plan,
-                         goal="\n\n".join(filter(None, [title, description])))
-    except AgentTypeError as exc:
-        field = "agentConfig" if agent_type and "agentConfig" in str(exc) else "agentType"
-        raise InvalidTask(field, str(exc)) from None
-    except PlanError as exc:
-        raise InvalidTask("plan" if plan is not None else "agentConfig", str(exc)) from None
+    _check_request(agent_type, agent_config, plan, title, description)
     _check_schedule(agent_config)
     with transaction.atomic():
         task = Task.objects.create(
@@ -183,6 +176,7 @@ def task_update(*, task: Task, changes: dict[str, Any]) -> Task:
 
 def _check_request(agent_type: str | None, agent_config: dict[str, Any] | None, plan: dict[str, Any] | None,
                    title: str, description: str | None) -> None:
+    """Everything that can be checked before storing: type, config, plan; InvalidTask names the field."""
     try:
         validate_request(agent_type=agent_type, agent_config=agent_config, explicit_plan=plan,
                          goal="\n\n".join(filter(None, [title, description])))
