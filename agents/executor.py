@@ -26,6 +26,7 @@ from tools.base import SideEffect
 from tools.errors import ToolInputError
 
 from . import circuit, react
+from .adapt import adapted_plan, can_adapt, goal_of
 from .approvals import gate, hold_unknown_outcome
 from .errors import DATABASE_DOWN, EngineError, ErrorKind, classify, describe
 from .expressions import resolve
@@ -123,7 +124,7 @@ def _reason(task: Task, number: int, steps: list[dict[str, Any]]) -> Attempt | N
     """The next action (or the model's final answer) as an Attempt; None when the plan is done."""
     plan = task.plan or {}
     if is_reactive(plan):
-        decision = react.decide(get_provider(), goal=_goal(task), steps=steps, model=task.agent_model,
+        decision = react.decide(get_provider(), goal=goal_of(task), steps=steps, model=task.agent_model,
                                 tools=(task.agent_config or {}).get("tools"))
         return Attempt(number, decision.action or "", decision.params, decision.reasoning, tokens=decision.tokens,
                        final_text=decision.final_text if decision.action is None else None)
@@ -139,10 +140,6 @@ def _reason(task: Task, number: int, steps: list[dict[str, Any]]) -> Attempt | N
     except Exception as exc:
         attempt.params, attempt.error, attempt.kind = dict(step.get("params") or {}), describe(exc), classify(exc)
     return attempt
-
-
-def _goal(task: Task) -> str:
-    return "\n\n".join(part for part in [task.title, task.description or ""] if part)
 
 
 def _act(task: Task, token: str, attempt: Attempt, existing: TaskExecution | None) -> None:
@@ -204,7 +201,9 @@ def _observe(task: Task, token: str, attempt: Attempt, existing: TaskExecution |
             return _retry_later(task, token, attempt)
         attempt.error = f"{attempt.error} (gave up after {attempt.retries} attempts)"
     reactive = is_reactive(task.plan)
-    if attempt.error and not (reactive and attempt.kind in (ErrorKind.TOOL, ErrorKind.TRANSIENT)):
+    adapting = bool(attempt.error) and not reactive and attempt.kind == ErrorKind.TOOL and can_adapt(task)
+    observed = adapting or (reactive and attempt.kind in (ErrorKind.TOOL, ErrorKind.TRANSIENT))
+    if attempt.error and not observed:
         with transaction.atomic():
             _save_row(task, attempt, StepStatus.FAILED)
             what = "has a wrong plan" if attempt.kind == ErrorKind.PLANNING else "failed"
@@ -213,7 +212,8 @@ def _observe(task: Task, token: str, attempt: Attempt, existing: TaskExecution |
         return "failed"
     with transaction.atomic():
         _save_row(task, attempt, StepStatus.FAILED if attempt.error else StepStatus.COMPLETED)
-        _advance(task, token, attempt)
+        adapted = {"plan": adapted_plan(task.plan or {}, attempt.number)} if adapting else {}
+        _advance(task, token, attempt, **adapted)
     from .dispatch import enqueue
 
     enqueue("step", task.id, priority=task.priority)
@@ -238,7 +238,7 @@ def trace_entry(attempt: Attempt) -> dict[str, Any]:
     return entry
 
 
-def _advance(task: Task, token: str, attempt: Attempt) -> None:
+def _advance(task: Task, token: str, attempt: Attempt, **extra: Any) -> None:
     """Record the finished step on the task, release the lease, and publish the step event."""
     trace = dict(task.execution_trace or {"taskId": task.id, "steps": []})
     trace["steps"] = [*trace.get("steps", []), trace_entry(attempt)]
@@ -247,7 +247,7 @@ def _advance(task: Task, token: str, attempt: Attempt) -> None:
         "current_step": attempt.number, "tool_calls": task.tool_calls + 1,
         "total_tokens": task.total_tokens + attempt.tokens, "total_credits": task.total_credits + credits,
         "execution_time": task.execution_time + attempt.duration_ms, "execution_trace": trace,
-        "tool_state": attempt.tool_state or task.tool_state,
+        "tool_state": attempt.tool_state or task.tool_state, **extra,
     }
     if not leases.release(task.id, token, **fields):
         raise EngineError(f"lost the lease of task {task.id} during step {attempt.number}")

@@ -88,3 +88,31 @@ def test_a_tool_the_registry_lacks_is_observed_as_an_error(user, fake_anthropic)
     assert task.status == "completed", task.error
     row = TaskExecution.objects.get(task=task, step=1)
     assert row.status == "failed" and "unknown tool 'fax'" in row.error
+
+
+def test_a_plan_step_that_fails_is_adapted_by_the_model(user, hn_server, fake_anthropic):
+    """The seed: a tool error (selector not found, a 404) -> adapt the approach, try an alternative."""
+    plan = {"steps": [{"action": "http.get", "description": "Fetch the best stories",
+                       "params": {"url": f"{hn_server.url}/beststories.json"}},
+                      {"action": "ai.summarize", "params": {"items": "{step1.result}"}}]}
+    fake_anthropic.enqueue(
+        reply_tool_use("http__get", {"url": f"{hn_server.url}/topstories.json"},
+                       text="beststories is missing; topstories has what we need."),
+        reply_text("Fetched 8 top stories instead of the best ones."),
+    )
+    task = run_inline(services.task_create(user=user, title="HN digest", plan=plan))
+    assert task.status == "completed", task.error
+    rows = list(TaskExecution.objects.filter(task=task).order_by("step"))
+    assert [(r.action, r.status) for r in rows] == [("http.get", "failed"), ("http.get", "completed")]
+    assert task.plan["mode"] == "react" and task.plan["adaptedAtStep"] == 1
+    assert task.result["summary"] == "Fetched 8 top stories instead of the best ones."
+    first = fake_anthropic.message_requests[0]
+    assert "You were following this plan, and step 1 failed" in first.messages[0]["content"]
+    assert "answered 404" in str(first.tool_results()[0]["content"]) and first.tool_results()[0]["is_error"]
+
+
+def test_adapting_can_be_turned_off(user, hn_server, fake_anthropic):
+    plan = {"steps": [{"action": "http.get", "params": {"url": f"{hn_server.url}/beststories.json"}}]}
+    task = run_inline(services.task_create(user=user, title="strict", plan=plan, agent_config={"adapt": False}))
+    assert task.status == "failed" and "answered 404" in task.error
+    assert fake_anthropic.message_requests == []
