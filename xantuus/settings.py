@@ -246,6 +246,7 @@ REST_FRAMEWORK = {
 # Per-user API rate limits ("<count>/<sec|min|hour|day>"; empty: unlimited); over them: 429 + Retry-After.
 AGENT_RATE_CREATE = os.environ.get("AGENT_RATE_CREATE", "60/min")
 AGENT_RATE_EXECUTE = os.environ.get("AGENT_RATE_EXECUTE", "60/min")
+AGENT_RATE_LOGIN = os.environ.get("AGENT_RATE_LOGIN", "20/min")  # POST /api/auth/token per client address
 # POST /api/agent/execute/{id} with {"async": false} waits at most this long for the result, then answers 202.
 AGENT_SYNC_WAIT_S = float(os.environ.get("AGENT_SYNC_WAIT_S", "30"))
 SPECTACULAR_SETTINGS = {

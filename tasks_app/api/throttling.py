@@ -29,3 +29,13 @@ class TaskCreateThrottle(_SettingRateThrottle):
 class TaskExecuteThrottle(_SettingRateThrottle):
     scope = "task_execute"
     setting = "AGENT_RATE_EXECUTE"
+
+
+class LoginThrottle(_SettingRateThrottle):
+    """Password guesses per client address at POST /api/auth/token."""
+
+    scope = "login"
+    setting = "AGENT_RATE_LOGIN"
+
+    def get_cache_key(self, request, view) -> str:  # type: ignore[no-untyped-def]
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}

@@ -18,6 +18,7 @@ from tools.registry import catalog
 
 from .schema import errors, obj
 from .serializers import ToolActionSerializer
+from .throttling import LoginThrottle
 
 MAX_ID = 32  # ids are 25 characters; a longer (or NUL-bearing) path segment matches nothing
 
@@ -77,6 +78,7 @@ class TokenView(ObtainAuthToken):
     """POST username + password -> {"token": ...}; send it as `Authorization: Token <token>`."""
 
     authentication_classes = []  # a stale token or session must not stop anyone logging in
+    throttle_classes = [LoginThrottle]
 
     @extend_schema(
         summary="Exchange a username and password for an API token",

@@ -102,3 +102,15 @@ def test_a_wrong_token_or_password_is_refused(anon_api, user):
 def test_session_login_works_too(client, user):
     client.force_login(user)
     assert client.get("/api/workspace/tasks").status_code == 200
+
+
+def test_password_guessing_is_rate_limited(anon_api, user, settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.AGENT_RATE_LOGIN = "3/min"
+    guesses = [anon_api.post("/api/auth/token", {"username": "ada", "password": f"guess{n}"}, format="json")
+               for n in range(4)]
+    assert [r.status_code for r in guesses] == [400, 400, 400, 429]
+    assert int(guesses[-1]["Retry-After"]) > 0 and guesses[-1].json()["error"]["code"] == "throttled"
+    cache.clear()
