@@ -21,15 +21,15 @@ def first_step(probe_dir: Path, token: str, samples: int) -> dict[str, Any]:
 
 
 def websocket(probe_dir: Path, daphne: Any, port: int, owner: tuple[Any, str], subscribers: int,
-              steps: int) -> dict[str, Any]:
-    """`subscribers` clients on one task's feed while it runs `steps` steps on the workers."""
+              steps: int, pace_ms: int = 0) -> dict[str, Any]:
+    """`subscribers` clients on one task's feed while it runs `steps` steps (each `pace_ms` long) on the workers."""
     from django.db import connection
 
     from tasks_app import services
     from tasks_app.models import Task
 
     user, token = owner
-    task = services.task_create(user=user, title="websocket", plan=noop_plan(steps))
+    task = services.task_create(user=user, title="websocket", plan=noop_plan(steps, pace_ms))
     broker = redis.Redis.from_url(config.REDIS_URL)
 
     def run_task() -> int:
@@ -48,7 +48,7 @@ def websocket(probe_dir: Path, daphne: Any, port: int, owner: tuple[Any, str], s
     lat = ws.latencies(feeds, task.id, Probes(probe_dir).commit)
     events = max((max(f.live, default=0) for f in feeds), default=0) - feeds[0].base
     deliveries = sum(len(f.live) for f in feeds)
-    return dict(summary_ms(lat), subscribers=subscribers, events=events, deliveries=deliveries,
+    return dict(summary_ms(lat), subscribers=subscribers, events=events, pace_ms=pace_ms, deliveries=deliveries,
                 dropped=sum(f.dropped for f in feeds), lost=sum(f.lost for f in feeds),
                 closed=sum(f.closed for f in feeds),
                 daphne_cpu_ms_per_delivery=1000 * daphne_cpu / max(1, deliveries),

@@ -20,7 +20,8 @@ def db_cost(user: Any) -> dict[str, dict[str, Any]]:
     from tasks_app import services
     from tasks_app.models import Task
 
-    costs: dict[str, dict[str, Any]] = {"floor": {"statements": 0, "writes": 0, "commits": 0, "write_commits": 0}}
+    costs: dict[str, dict[str, Any]] = {"floor": dict.fromkeys(("statements", "writes", "rows", "commits",
+                                                                 "write_commits"), 0)}
     for mode in ("db", "events"):
         task = Task.objects.create(user=user, title=f"hot {mode}", status="completed")
         celery_tasks.hop(task.id, 1, 4, mode, task.id, user.id)  # warm

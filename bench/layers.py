@@ -31,8 +31,9 @@ class Run:
     steps: int
 
 
-def noop_plan(steps: int) -> dict[str, Any]:
-    return {"steps": [{"action": "noop.pass", "params": {"n": i}} for i in range(1, steps + 1)]}
+def noop_plan(steps: int, sleep_ms: int = 0) -> dict[str, Any]:
+    params = {"sleep_ms": sleep_ms} if sleep_ms else {}
+    return {"steps": [{"action": "noop.pass", "params": {"n": i, **params}} for i in range(1, steps + 1)]}
 
 
 class Driver:

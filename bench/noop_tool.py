@@ -5,7 +5,10 @@ process) append this module to tools.registry.TOOL_MODULES before the registry l
 """
 from __future__ import annotations
 
+import time
 from typing import Any
+
+from pydantic import Field
 
 from tools.base import SideEffect, Tool, ToolContext, ToolInput
 
@@ -14,11 +17,14 @@ tool = Tool("noop", "Does nothing (benchmark only).")
 
 class PassInput(ToolInput):
     n: int = 0
+    sleep_ms: int = Field(default=0, ge=0, le=10_000)  # to pace a task's events (the websocket run)
 
 
 @tool.action("pass", side_effect=SideEffect.READ, credits=1)
 def pass_(params: PassInput, context: ToolContext) -> dict[str, Any]:
-    """Return at once with the number it was given."""
+    """Return with the number it was given (at once, or after sleep_ms)."""
+    if params.sleep_ms:
+        time.sleep(params.sleep_ms / 1000)
     return {"n": params.n}
 
 

@@ -1,8 +1,9 @@
 """Counting what one step asks of the database, in this process: statements, writes, commits.
 
-Django's execute_wrapper sees every statement; the commit of an atomic block is counted by
-wrapping the connection's commit(). A statement outside any atomic block is its own
-transaction (autocommit), so it counts as a commit too; a "write commit" is one that wrote.
+Django's execute_wrapper sees every statement (and the rows a write changed); the commit of an
+atomic block is counted by wrapping the connection's commit(). A statement outside any atomic
+block is its own transaction (autocommit), so it counts as a commit too; a "write commit" is
+one that changed at least one row.
 """
 from __future__ import annotations
 
@@ -17,14 +18,15 @@ WRITES = ("INSERT", "UPDATE", "DELETE")
 @dataclass
 class DbCost:
     statements: int = 0
-    writes: int = 0
+    writes: int = 0  # INSERT/UPDATE/DELETE statements, whether or not they matched a row
+    rows: int = 0  # rows they changed
     commits: int = 0  # transactions, read-only ones included
     write_commits: int = 0
     sql: list[str] = field(default_factory=list)  # each statement, shortened, with T (in a transaction) or A
     _pending_write: bool = False
 
     def as_dict(self) -> dict[str, int]:
-        return {"statements": self.statements, "writes": self.writes, "commits": self.commits,
+        return {"statements": self.statements, "writes": self.writes, "rows": self.rows, "commits": self.commits,
                 "write_commits": self.write_commits}
 
 
@@ -35,16 +37,20 @@ def counting() -> Iterator[DbCost]:
     cost = DbCost()
 
     def wrapper(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        result = execute(sql, params, many, context)
         is_write = sql.lstrip().upper().startswith(WRITES)
+        changed = max(0, context["cursor"].rowcount) if is_write else 0
         cost.statements += 1
-        cost.sql.append(f"{'T' if connection.in_atomic_block else 'A'} {' '.join(sql.split())[:110]}")
         cost.writes += is_write
+        cost.rows += changed
+        where = "T" if connection.in_atomic_block else "A"
+        cost.sql.append(f"{where} {' '.join(sql.split())[:100]}" + (f"  [{changed} row(s)]" if is_write else ""))
         if connection.in_atomic_block:
-            cost._pending_write |= is_write
+            cost._pending_write |= changed > 0
         else:
             cost.commits += 1
-            cost.write_commits += is_write
-        return execute(sql, params, many, context)
+            cost.write_commits += changed > 0
+        return result
 
     connection.ensure_connection()
     commit = connection.commit

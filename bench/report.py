@@ -31,8 +31,9 @@ def main_rows(r: dict[str, Any]) -> list[list[str]]:
                  num(ratio(tp1["engine"]["worker_cpu_ms"], tp1["floor"]["worker_cpu_ms"]), 1) + "×"])
     for label, tp in (("machine CPU busy, 1-worker run", tp1), ("machine CPU busy, 2-worker run", tp2)):
         rows.append([label, *(f"{100 * tp[layer]['machine_busy']:.0f}%" for layer in LAYERS), ""])
-    for key, label in (("statements", "DB statements / step (hot path)"), ("writes", "DB writes / step (hot path)"),
-                       ("commits", "transactions / step (hot path)"),
+    for key, label in (("statements", "DB statements / step (hot path)"),
+                       ("writes", "DB write statements / step (hot path)"),
+                       ("rows", "DB rows written / step (hot path)"), ("commits", "transactions / step (hot path)"),
                        ("write_commits", "writing commits / step (hot path)")):
         rows.append([label, *(str(hot[layer][key]) for layer in LAYERS), ""])
     for key, label in (("commits", "pg transactions / step (whole run)"),
@@ -116,6 +117,7 @@ def _notes(r: dict[str, Any]) -> str:
 
 def _details(r: dict[str, Any]) -> list[str]:
     first, ws1, ws, rss, load = r["first_step"], r["ws"]["one"], r["ws"]["many"], r["rss"], r["load"]
+    paced = r["ws"]["paced"]
     out = ["### Time to first step, websocket, memory", ""]
     out += _table(["measure", "p50", "p95", "p99", "notes"], [
         ["POST /api/agent/execute/{id} → first run_step starts (ms)", num(first["p50"], 1), num(first["p95"], 1),
@@ -123,12 +125,17 @@ def _details(r: dict[str, Any]) -> list[str]:
          f"itself: p50 {num(first['post_p50'], 1)} ms"],
         ["commit → websocket receive, 1 subscriber (ms)", num(ws1["p50"], 1), num(ws1["p95"], 1),
          num(ws1["p99"], 1), f"{ws1['events']} events"],
-        [f"commit → websocket receive, {ws['subscribers']} subscribers (ms)", num(ws["p50"], 1), num(ws["p95"], 1),
+        [f"commit → websocket receive, {ws['subscribers']} subscribers, steps back to back (ms)", num(ws["p50"], 1),
+         num(ws["p95"], 1),
          num(ws["p99"], 1), f"{ws['events']} events × {ws['subscribers']} clients = {ws['deliveries']:,} "
          f"deliveries; {ws['dropped']} dropped live, {ws['lost']} lost after refill, {ws['closed']} connections "
          f"closed by the server; CPU per delivery: "
          f"daphne {num(ws['daphne_cpu_ms_per_delivery'])} ms, the clients {num(ws['client_cpu_ms_per_delivery'])} "
          f"ms"],
+        [f"the same, {paced['subscribers']} subscribers, steps {paced['pace_ms']} ms apart (ms)", num(paced["p50"], 1),
+         num(paced["p95"], 1), num(paced["p99"], 1),
+         f"{paced['events']} events; one event's fan-out without a backlog; {paced['dropped']} dropped live, "
+         f"{paced['lost']} lost after refill"],
     ])
     out += ["", f"Worker memory (VmRSS of the prefork child that runs the steps): {rss['before_kib'] / 1024:.1f} MiB "
             f"warm, {rss['after_kib'] / 1024:.1f} MiB after {rss['steps']:,} more run_step calls "

@@ -14,6 +14,7 @@ from bench.layers import LAYERS, Driver
 
 # Persistent connections: Celery's Django fixup closes the connection before and after every task
 # unless CELERY_DB_REUSE_MAX is set (whatever CONN_MAX_AGE says); bench/app.py sets it from BENCH_DB_REUSE_MAX.
+PACED_STEPS, PACE_MS = 10, 300  # the websocket run with steps as slow as a quick tool: no backlog
 WHAT_IF_ENV = {"DATABASE_CONN_MAX_AGE": "600", "BENCH_DB_REUSE_MAX": "100000"}
 
 
@@ -40,8 +41,10 @@ def run_all(sizes: Sizes, probe_dir: Path, log_dir: Path) -> dict[str, Any]:
         results["first_step"] = extras.first_step(probe_dir, users[1][1], sizes.first_step)
         daphne, port = stack.start_daphne(probe_dir, log_dir)
         _started(servers, daphne)
-        results["ws"] = {n: extras.websocket(probe_dir, daphne, port, users[2], count, sizes.ws_steps)
-                         for n, count in (("one", 1), ("many", sizes.ws_subscribers))}
+        results["ws"] = {n: extras.websocket(probe_dir, daphne, port, users[2], count, steps, pace)
+                         for n, count, steps, pace in (("one", 1, sizes.ws_steps, 0),
+                                                       ("many", sizes.ws_subscribers, sizes.ws_steps, 0),
+                                                       ("paced", sizes.ws_subscribers, PACED_STEPS, PACE_MS))}
         results["load"] = api.load_run(users[3:], sizes.load_tasks, sizes.load_steps)
         _stopped(servers, w2, daphne)
         _top_up(driver, sizes, probe_dir, rss_before)

@@ -14,6 +14,8 @@ from typing import Any
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+QUIET_S = 3.0  # an event not received live before the feed was quiet this long counts as dropped
+
 
 @dataclass
 class Feed:
@@ -22,6 +24,7 @@ class Feed:
     dropped: int = 0
     lost: int = 0
     closed: int = 0  # connections the server closed under us
+    last_receive: float = 0.0  # monotonic time of the last message
 
 
 async def _pump(ws: Any, feed: Feed, sink: dict[int, float], wanted: set[int] | None = None,
@@ -36,6 +39,7 @@ async def _pump(ws: Any, feed: Feed, sink: dict[int, float], wanted: set[int] | 
             feed.closed += 1
             return
         now, event = time.time(), json.loads(raw)
+        feed.last_receive = time.monotonic()
         if isinstance(event.get("seq"), int):
             sink.setdefault(event["seq"], now)
 
@@ -50,15 +54,17 @@ async def _client(url: str, gate: asyncio.Semaphore, subscribed: asyncio.Queue[i
     feed = Feed()
     async with gate:  # connect in batches: daphne checks each token in the database
         ws, hello = await _open(url)
-    feed.base = int(hello.get("lastSeq") or 0)
+    feed.base, feed.last_receive = int(hello.get("lastSeq") or 0), time.monotonic()
     await subscribed.put(1)
     live = asyncio.ensure_future(_pump(ws, feed, feed.live))
     last = await final
-    await asyncio.sleep(1.0)  # late live events still count as live
+    wanted = set(range(feed.base + 1, last + 1))
+    while wanted - feed.live.keys() and not live.done() and time.monotonic() - feed.last_receive < QUIET_S:
+        await asyncio.sleep(0.05)  # late live events still count as live, until the feed goes quiet
     live.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await live  # its recv() must be gone before the refill calls recv() again
-    missing = set(range(feed.base + 1, last + 1)) - feed.live.keys()
+    missing = wanted - feed.live.keys()
     feed.dropped = len(missing)
     if missing:  # what a client does on a gap: ask for everything after the last seq it holds in order
         after, refilled = min(missing) - 1, dict[int, float]()

@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 ROWS = ["step overhead p50 (ms)", "step overhead p95 (ms)", "step overhead p99 (ms)", "steps/s, 1 worker",
         "steps/s, 2 workers", "2 workers ÷ 1 worker", "worker CPU / step (ms, 1 worker)",
         "machine CPU busy, 1-worker run", "machine CPU busy, 2-worker run", "DB statements / step (hot path)",
-        "DB writes / step (hot path)", "transactions / step (hot path)", "writing commits / step (hot path)",
+        "DB write statements / step (hot path)", "DB rows written / step (hot path)",
+        "transactions / step (hot path)", "writing commits / step (hot path)",
         "pg transactions / step (whole run)", "pg rows written / step (whole run)",
         "pg connections / step (whole run)"]
 POSITIVE = ROWS[:7]
