@@ -56,16 +56,37 @@ def request_run(task: Task) -> bool:
     fields = new_run_fields(task)
     with transaction.atomic():
         _lock()
-        running = _running_per_user()
-        waiting = Task.objects.filter(status=S.QUEUED).count()
-        free = settings.AGENT_MAX_CONCURRENT - sum(running.values())
-        if free > waiting and running.get(task.user_id, 0) < settings.AGENT_MAX_CONCURRENT_PER_USER:
+        if _slot_free(task.user_id):
             lifecycle.require("start", task_id=task.id, **fields)
             enqueue("plan", task.id, priority=task.priority)
             return True
         lifecycle.require("queue", task_id=task.id, **fields)
     admit()
     return Task.objects.filter(id=task.id, status__in=lifecycle.ACTIVE).exists()
+
+
+def request_resume(task: Task) -> bool:
+    """Resume a paused run now if a slot is free, else let it wait in `queued`; True if it resumed.
+
+    A queued run keeps its plan and steps: when admitted it continues where it stopped.
+    """
+    with transaction.atomic():
+        _lock()
+        if _slot_free(task.user_id):
+            lifecycle.require("resume", task_id=task.id)
+            enqueue("step", task.id, priority=task.priority)
+            return True
+        lifecycle.require("resume_later", task_id=task.id, queued_at=timezone.now())
+    admit()
+    return Task.objects.filter(id=task.id, status__in=lifecycle.ACTIVE).exists()
+
+
+def _slot_free(user_id: int) -> bool:
+    """Under the admission lock: a slot overall (after those already waiting) and one for this user."""
+    running = _running_per_user()
+    waiting = Task.objects.filter(status=S.QUEUED).count()
+    free = settings.AGENT_MAX_CONCURRENT - sum(running.values())
+    return free > waiting and running.get(user_id, 0) < settings.AGENT_MAX_CONCURRENT_PER_USER
 
 
 def requeue_failed_run(task_id: str, step: int) -> None:

@@ -30,8 +30,12 @@ def plan(task_id: str) -> str:
     if not leases.take(task_id, token, statuses=(TaskStatus.PLANNING, TaskStatus.EXECUTING)):
         return "not-leased"
     task = Task.objects.get(id=task_id)
-    if task.plan and task.status == TaskStatus.EXECUTING:  # planned already: a duplicate wake-up
-        leases.release(task_id, token)
+    # planned already (a duplicate wake-up), or a run in progress admitted again (resumed or
+    # requeued after waiting in `queued`): it keeps its plan and continues where it stopped
+    if task.plan and (task.status == TaskStatus.EXECUTING or task.current_step > 0):
+        with transaction.atomic():
+            leases.release(task_id, token)
+            lifecycle.apply("planned", task_id=task_id)
         enqueue("step", task_id, priority=task.priority)
         return "already-planned"
     started = time.monotonic()

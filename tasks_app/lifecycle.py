@@ -39,6 +39,8 @@ TRANSITIONS: dict[str, Transition] = {
         Transition("planned", frozenset({S.PLANNING}), S.EXECUTING),
         Transition("pause", frozenset({S.PLANNING, S.EXECUTING, S.AWAITING_APPROVAL}), S.PAUSED),
         Transition("resume", frozenset({S.PAUSED}), S.EXECUTING),
+        # resumed while every slot is taken: the run waits for one like a new run does
+        Transition("resume_later", frozenset({S.PAUSED}), S.QUEUED),
         Transition("await_approval", frozenset({S.EXECUTING}), S.AWAITING_APPROVAL),
         Transition("approved", frozenset({S.AWAITING_APPROVAL}), S.EXECUTING),
         Transition("complete", frozenset({S.EXECUTING}), S.COMPLETED),

@@ -70,9 +70,8 @@ def task_pause(*, task: Task) -> Task:
 
 
 def task_resume(*, task: Task) -> Task:
-    with transaction.atomic():
-        lifecycle.require("resume", task_id=task.id)
-        enqueue("step", task.id, priority=task.priority)
+    """Continue a paused run where it stopped; over the concurrency limits it waits in `queued`."""
+    admission.request_resume(task)
     task.refresh_from_db()
     return task
 

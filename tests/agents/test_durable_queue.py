@@ -112,6 +112,35 @@ def test_runs_over_the_limits_wait_in_the_queue_and_start_in_priority_order(user
     assert events == ["queued", "planning", "executing", "completed"]
 
 
+def test_a_resume_over_the_limit_waits_and_then_continues_where_it_stopped(user, hn_server, settings):
+    settings.AGENT_MAX_CONCURRENT_PER_USER = 1
+    hn_server.delays["/item/"] = 0.4
+    three_steps = two_step_plan(hn_server.url)
+    three_steps["steps"].append({"action": "ai.summarize", "params": {"items": "{step2.result}"}})
+    paused = services.task_create(user=user, title="paused", plan=three_steps)
+    services.task_execute(task=paused)
+    wait_for(lambda: any(p.startswith("/item/") for p in hn_server.requests), what="step 2 to start")
+    services.task_pause(task=paused)
+    assert INLINE.wait_idle(timeout=30)
+    paused.refresh_from_db()
+    assert (paused.status, paused.current_step) == ("paused", 2)
+    busy = services.task_create(user=user, title="busy", plan=two_step_plan(hn_server.url))
+    services.task_execute(task=busy)
+    fetched = hn_server.requests.count("/topstories.json")
+    resumed = services.task_resume(task=paused)
+    assert resumed.status == "queued", "ada's one slot is taken by the busy task"
+    assert INLINE.wait_idle(timeout=60)
+    resumed.refresh_from_db()
+    busy.refresh_from_db()
+    assert resumed.status == busy.status == "completed"
+    assert resumed.started_at >= busy.completed_at
+    assert hn_server.requests.count("/topstories.json") == fetched + 1, "only the busy task fetched step 1 again"
+    assert list(TaskExecution.objects.filter(task=resumed).values_list("step", flat=True)) == [1, 2, 3]
+    assert "Story number 2" in resumed.result["final"]
+    events = [e.payload["status"] for e in resumed.events.filter(type="status").order_by("seq")]
+    assert events[-4:] == ["queued", "planning", "executing", "completed"]
+
+
 def test_the_tool_call_and_time_limits_still_hold(user, hn_server, settings):
     settings.AGENT_MAX_TOOL_CALLS = 1
     task = run(services.task_create(user=user, title="limited", plan=two_step_plan(hn_server.url)))
