@@ -48,12 +48,13 @@ def new_run_fields(task: Task) -> dict[str, Any]:
     }
 
 
-def request_run(task: Task) -> bool:
+def request_run(task: Task, *, fields: dict[str, Any] | None = None) -> bool:
     """Start a new run of `task` now if a slot is free, else queue it; True if it started.
 
-    Raises lifecycle.TransitionNotAllowed when the task is active (planning, executing ...).
+    `fields` are what the run starts with (default: a fresh run, new_run_fields). Raises
+    lifecycle.TransitionNotAllowed when the task is active (planning, executing ...).
     """
-    fields = new_run_fields(task)
+    fields = fields if fields is not None else new_run_fields(task)
     with transaction.atomic():
         _lock()
         if _slot_free(task.user_id):

@@ -8,7 +8,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents import admission, approvals, schedules
-from agents.dispatch import enqueue
 from agents.errors import describe
 from agents.plan import PlanError
 from agents.planner import validate_request
@@ -103,15 +102,14 @@ def task_replay(*, task: Task, from_step: int = 1) -> Task:
             agent_type=None, plan=plan, priority=task.priority, tags=[*task.tags, f"replay-of:{task.id}"],
         )
         _copy_steps(replay, kept)
-        lifecycle.require(
-            "start", task_id=replay.id, attempts=1, current_step=from_step - 1, started_at=timezone.now(),
-            last_run_at=timezone.now(), total_steps=len(plan["steps"]),
-            execution_trace={"taskId": replay.id, "replayOf": task.id,
-                             "steps": [s for s in (task.execution_trace or {}).get("steps", [])
-                                       if s.get("step", 0) < from_step]},
-        )
-        lifecycle.require("planned", task_id=replay.id)
-        enqueue("step", replay.id, priority=replay.priority)
+    # like any run it waits in `queued` when every slot is taken; then it continues at from_step
+    admission.request_run(replay, fields={
+        "attempts": 1, "current_step": from_step - 1, "started_at": timezone.now(), "last_run_at": timezone.now(),
+        "queued_at": timezone.now(), "total_steps": len(plan["steps"]),
+        "execution_trace": {"taskId": replay.id, "replayOf": task.id,
+                            "steps": [s for s in (task.execution_trace or {}).get("steps", [])
+                                      if s.get("step", 0) < from_step]},
+    })
     replay.refresh_from_db()
     return replay
 

@@ -141,6 +141,21 @@ def test_a_resume_over_the_limit_waits_and_then_continues_where_it_stopped(user,
     assert events[-4:] == ["queued", "planning", "executing", "completed"]
 
 
+def test_a_replay_over_the_limit_waits_its_turn(user, hn_server, settings):
+    original = run(services.task_create(user=user, title="original", plan=two_step_plan(hn_server.url)))
+    settings.AGENT_MAX_CONCURRENT_PER_USER = 1
+    hn_server.delays["/topstories.json"] = 0.3
+    busy = services.task_create(user=user, title="busy", plan=two_step_plan(hn_server.url))
+    services.task_execute(task=busy)
+    replay = services.task_replay(task=original, from_step=2)
+    assert replay.status == "queued"
+    assert INLINE.wait_idle(timeout=60)
+    replay.refresh_from_db()
+    busy.refresh_from_db()
+    assert replay.status == "completed" and replay.started_at >= busy.completed_at
+    assert TaskExecution.objects.get(task=replay, step=1).reasoning.startswith("(copied from task")
+
+
 def test_the_tool_call_and_time_limits_still_hold(user, hn_server, settings):
     settings.AGENT_MAX_TOOL_CALLS = 1
     task = run(services.task_create(user=user, title="limited", plan=two_step_plan(hn_server.url)))
