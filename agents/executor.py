@@ -124,8 +124,12 @@ def _reason(task: Task, number: int, steps: list[dict[str, Any]]) -> Attempt | N
     """The next action (or the model's final answer) as an Attempt; None when the plan is done."""
     plan = task.plan or {}
     if is_reactive(plan):
-        decision = react.decide(get_provider(), goal=goal_of(task), steps=steps, model=task.agent_model,
-                                tools=(task.agent_config or {}).get("tools"))
+        try:
+            decision = react.decide(get_provider(), goal=goal_of(task), steps=steps, model=task.agent_model,
+                                    tools=(task.agent_config or {}).get("tools"))
+        except Exception as exc:  # the model did not answer: retried when transient, else the task fails
+            return Attempt(number, "llm.reason", {}, error=f"the model did not answer: {describe(exc)}",
+                           kind=classify(exc))
         return Attempt(number, decision.action or "", decision.params, decision.reasoning, tokens=decision.tokens,
                        final_text=decision.final_text if decision.action is None else None)
     if number > len(plan.get("steps", [])):

@@ -73,6 +73,17 @@ def test_api_errors_are_retried_by_the_client(user, hn_server, fake_anthropic):
     assert task.result["summary"] == "Nothing to do: the answer is 42."
 
 
+def test_when_the_clients_retries_run_out_the_step_is_retried_later(user, fake_anthropic, settings):
+    settings.AGENT_MAX_RETRIES = 1  # the client tries twice, then the engine's own backoff takes over
+    fake_anthropic.enqueue(reply_error(529, retry_after=0.001), reply_error(500, retry_after=0.001),
+                           reply_text("Done after the outage."))
+    task = run_inline(services.task_create(user=user, title="ride out an outage"))
+    assert task.status == "completed", task.error
+    assert [r.status for r in fake_anthropic.message_requests] == [529, 500, 200]
+    retried = TaskExecution.objects.get(task=task, step=1)
+    assert retried.action == "llm.reason" and retried.attempts == 1 and "the model did not answer" in retried.error
+
+
 def test_a_permanent_api_error_fails_the_task_with_its_reason(user, fake_anthropic):
     fake_anthropic.enqueue(reply_error(400, "invalid_request_error", "max_tokens is too large"))
     task = run_inline(services.task_create(user=user, title="anything"))
