@@ -25,7 +25,8 @@ def _fernet() -> Fernet:
     return Fernet(key)
 
 
-def store(*, user_id: int, provider: str, secret: dict[str, Any]) -> None:
+def store(*, user_id: int, provider: str, secret: dict[str, Any] | str) -> None:
+    """Encrypt and keep `secret` (any JSON value: OAuth fields, or a plain setting like "gmail")."""
     ciphertext = _fernet().encrypt(json.dumps(secret).encode()).decode()
     Credential.objects.update_or_create(user_id=user_id, provider=provider, defaults={"ciphertext": ciphertext})
 
@@ -39,6 +40,13 @@ def load_all(*, user_id: int) -> dict[str, Any]:
         except InvalidToken:
             continue  # the key changed: the user must connect the account again
     return result
+
+
+def connected(*, user_id: int) -> list[dict[str, Any]]:
+    """The user's providers with when each was last stored; nothing is decrypted."""
+    rows = Credential.objects.filter(user_id=user_id).order_by("provider")
+    return [{"provider": provider, "updated_at": updated} for provider, updated in
+            rows.values_list("provider", "updated_at")]
 
 
 def remove(*, user_id: int, provider: str) -> bool:
