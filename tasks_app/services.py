@@ -7,10 +7,11 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from agents import admission, approvals, schedules
+from agents import admission, approvals, rollback, schedules
 from agents.errors import describe
 from agents.plan import PlanError
 from agents.planner import validate_request
+from agents.rollback import RollbackRefused as RollbackRefused  # re-exported: the faces answer 409
 from agents.types import AgentTypeError
 
 from . import lifecycle
@@ -239,6 +240,18 @@ def dead_letter_requeue(*, dead_letter: DeadLetter) -> DeadLetter:
         admission.requeue_failed_run(dead_letter.task_id, dead_letter.step)
     dead_letter.refresh_from_db()
     return dead_letter
+
+
+# --- Rollback (the seed's "Rollback Capability"). --------------------------------------------
+
+
+def task_rollback(*, task: Task, dry_run: bool = False) -> dict[str, Any]:
+    """Undo the last run's reversible changes, newest first, and list what cannot be undone.
+
+    Only for a finished run (completed, failed, cancelled): RollbackRefused otherwise. A
+    compensation that ran once is never run again; dry_run only reports.
+    """
+    return rollback.rollback(task.id, dry_run=dry_run)
 
 
 # --- The web pages: notifications. ------------------------------------------------------

@@ -1,4 +1,5 @@
-"""/api/agent/: run a task and watch it: execute, status, pause/resume/cancel, trace, replay, events, metrics."""
+"""/api/agent/: run a task and watch it: execute, status, pause/resume/cancel, trace, replay, rollback,
+events, metrics."""
 from __future__ import annotations
 
 import time
@@ -22,6 +23,8 @@ from .agent_serializers import (
     MetricsSerializer,
     ReplaySerializer,
     ResultSerializer,
+    RollbackReportSerializer,
+    RollbackSerializer,
     StatusSerializer,
     TraceSerializer,
 )
@@ -117,6 +120,17 @@ class ReplayView(JSONAPIView):
         from_step = validated(ReplaySerializer, request.data).validated_data["fromStep"]
         replay = services.task_replay(task=task, from_step=from_step)
         return Response(TaskSerializer(replay).data, status=status.HTTP_201_CREATED)
+
+
+class RollbackView(JSONAPIView):
+    @extend_schema(summary="Undo the last run's reversible changes, newest first; list what cannot be undone",
+                   description="Only for a finished task (completed, failed, cancelled): else 409. Each "
+                               "compensation runs once, however often this is called; `dryRun` changes nothing.",
+                   request=RollbackSerializer, responses={200: RollbackReportSerializer, **errors(400, 404, 409)})
+    def post(self, request: Request, task_id: str) -> Response:
+        task = owned_task(request, task_id)
+        dry_run = validated(RollbackSerializer, request.data).validated_data["dryRun"]
+        return Response(services.task_rollback(task=task, dry_run=dry_run))
 
 
 class EventsView(JSONAPIView):

@@ -91,3 +91,35 @@ class MetricsSerializer(serializers.Serializer):
     byStatus = serializers.DictField(child=serializers.IntegerField())
     byAgentType = AgentTypeMetricsSerializer(many=True)
     creditsUsed = serializers.DictField(child=serializers.IntegerField(), help_text="last24h, last7d, last30d")
+
+
+class RollbackSerializer(StrictSerializer):
+    dryRun = serializers.BooleanField(default=False, help_text="only list what would be undone; change nothing")
+
+
+class CompensationSerializer(serializers.Serializer):
+    step = serializers.IntegerField()
+    action = serializers.CharField(help_text="the step's action, e.g. calendar.create")
+    undo = serializers.CharField(help_text="the compensation that undoes it, e.g. calendar.delete")
+    status = serializers.ChoiceField(choices=["undone", "failed", "alreadyUndone", "wouldUndo"])
+    result = AnyJSONField(required=False, help_text="the compensation's output (undone)")
+    error = serializers.CharField(required=False, help_text="why it failed (failed: roll back again to retry)")
+
+
+class WarningSerializer(serializers.Serializer):
+    step = serializers.IntegerField()
+    action = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class RollbackReportSerializer(serializers.Serializer):
+    taskId = serializers.CharField()
+    run = serializers.IntegerField(help_text="the run that was rolled back (the last one)")
+    dryRun = serializers.BooleanField()
+    at = serializers.DateTimeField()
+    undone = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    compensations = CompensationSerializer(many=True, help_text="newest step first")
+    cannotBeUndone = WarningSerializer(many=True, help_text="irreversible actions (an email sent, a payment)")
+    notUndoableAutomatically = WarningSerializer(many=True, help_text="writes that recorded no compensation")
+    summary = serializers.CharField()

@@ -1,7 +1,7 @@
 """One error format for every API error: {"error": {"code", "message", "fields"}}.
 
 The DRF exception handler maps validation errors, the services' exceptions (InvalidTask
--> 400, TransitionNotAllowed and TaskInUse -> 409) and throttling (429, Retry-After);
+-> 400, TransitionNotAllowed, TaskInUse and RollbackRefused -> 409) and throttling (429, Retry-After);
 the Django handlers answer 400/403/404/500 on /api/ paths in the same shape.
 """
 from __future__ import annotations
@@ -56,7 +56,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, services.InvalidTask):
         fields = {exc.field: [str(exc)]}
         return Response(error_body("invalid", summary(fields), fields), status=status.HTTP_400_BAD_REQUEST)
-    if isinstance(exc, lifecycle.TransitionNotAllowed | services.TaskInUse):
+    if isinstance(exc, lifecycle.TransitionNotAllowed | services.TaskInUse | services.RollbackRefused):
         return Response(error_body("conflict", str(exc)), status=status.HTTP_409_CONFLICT)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound("not found")

@@ -2,7 +2,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import agent, approvals, dead_letters, views, workspace
+from . import agent, approvals, credentials, dead_letters, views, workspace
 
 urlpatterns = [
     path("auth/token", views.TokenView.as_view(), name="api-token"),
@@ -19,11 +19,13 @@ urlpatterns = [
     path("agent/<str:task_id>/cancel", agent.CancelView.as_view(), name="agent-cancel"),
     path("agent/<str:task_id>/trace", agent.TraceView.as_view(), name="agent-trace"),
     path("agent/<str:task_id>/replay", agent.ReplayView.as_view(), name="agent-replay"),
+    path("agent/<str:task_id>/rollback", agent.RollbackView.as_view(), name="agent-rollback"),
     path("agent/<str:task_id>/events", agent.EventsView.as_view(), name="agent-events"),
     path("agent/<str:task_id>/approvals", approvals.TaskApprovalsView.as_view(), name="agent-approvals"),
     path("approvals/<str:approval_id>/decide", approvals.DecideView.as_view(), name="approval-decide"),
     path("tools", views.ToolsView.as_view(), name="tools"),
     *dead_letters.urlpatterns,
+    *credentials.urlpatterns,
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

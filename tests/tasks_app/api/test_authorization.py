@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from tasks_app import credentials
 from tasks_app.api import urls as api_urls
 from tasks_app.models import Approval, DeadLetter, Project, Task
 
@@ -16,6 +17,7 @@ def owned(user):
     project = Project.objects.create(user=user, name="mine")
     task = Task.objects.create(user=user, title="mine", project=project, status="completed",
                                plan={"steps": [{"action": "http.get", "params": {"url": "http://x"}}]})
+    credentials.store(user_id=user.id, provider="google", secret={"token": "mine-secret"})
     return task, project
 
 
@@ -41,12 +43,15 @@ def calls(task, project):
         ("post", f"/api/agent/{t}/pause", None), ("post", f"/api/agent/{t}/resume", None),
         ("post", f"/api/agent/{t}/cancel", None), ("get", f"/api/agent/{t}/trace", None),
         ("post", f"/api/agent/{t}/replay", {"fromStep": 1}), ("get", f"/api/agent/{t}/events", None),
+        ("post", f"/api/agent/{t}/rollback", {"dryRun": False}),
+        ("delete", "/api/credentials/google", None),  # another user's stored credential: not theirs to forget
     ]
 
 
 COLLECTIONS = [("get", "/api/workspace/tasks", None), ("post", "/api/workspace/tasks", {"title": "x"}),
                ("get", "/api/workspace/projects", None), ("post", "/api/workspace/projects", {"name": "x"}),
-               ("get", "/api/agent/metrics", None), ("get", "/api/tools", None), ("get", "/api/dead-letters", None)]
+               ("get", "/api/agent/metrics", None), ("get", "/api/tools", None), ("get", "/api/dead-letters", None),
+               ("get", "/api/credentials", None), ("put", "/api/credentials/email_provider", {"provider": "gmail"})]
 
 
 def test_the_walk_covers_every_api_route(owned):
@@ -56,9 +61,11 @@ def test_the_walk_covers_every_api_route(owned):
     for route in routes:
         approval, dead_letter = others(task)
         concrete = "/api/" + (route.replace("<str:task_id>", task.id).replace("<str:id>", task.id)
-                              .replace("<str:approval_id>", approval).replace("<str:dead_letter_id>", dead_letter))
+                              .replace("<str:approval_id>", approval).replace("<str:dead_letter_id>", dead_letter)
+                              .replace("<str:provider>", "google"))
         concrete_project = "/api/" + route.replace("<str:id>", project.id)
-        assert concrete in walked or concrete_project in walked, f"{route} is not walked"
+        concrete_provider = "/api/" + route.replace("<str:provider>", "email_provider")
+        assert walked & {concrete, concrete_project, concrete_provider}, f"{route} is not walked"
 
 
 def test_another_users_objects_are_404_and_unchanged(owned, intruder_api):
@@ -71,6 +78,7 @@ def test_another_users_objects_are_404_and_unchanged(owned, intruder_api):
     assert (task.title, task.status, task.attempts) == ("mine", "completed", 0)
     assert Project.objects.filter(id=project.id, name="mine").exists()
     assert Task.objects.count() == 1
+    assert credentials.load_all(user_id=task.user_id) == {"google": {"token": "mine-secret"}}
 
 
 def test_another_users_collections_do_not_show_mine(owned, intruder_api):
@@ -78,6 +86,9 @@ def test_another_users_collections_do_not_show_mine(owned, intruder_api):
     assert intruder_api.get("/api/workspace/tasks", {"projectId": owned[1].id}).json()["count"] == 0
     assert intruder_api.get("/api/workspace/projects").json() == []
     assert intruder_api.get("/api/agent/metrics").json()["byStatus"] == {}
+    assert intruder_api.get("/api/credentials").json() == []
+    assert intruder_api.put("/api/credentials/email_provider", {"provider": "gmail"}, format="json").status_code == 200
+    assert set(credentials.load_all(user_id=owned[0].user_id)) == {"google"}, "the intruder wrote only their own"
     made = intruder_api.post("/api/workspace/tasks", {"title": "x", "projectId": owned[1].id}, format="json")
     assert made.status_code == 400 and "projectId" in made.json()["error"]["fields"]
 
@@ -89,6 +100,7 @@ def test_anonymous_gets_401_everywhere(owned, anon_api):
         assert response.json()["error"]["code"] == "not_authenticated"
         assert response["WWW-Authenticate"] == "Token"
     assert Task.objects.count() == 1
+    assert set(credentials.load_all(user_id=owned[0].user_id)) == {"google"}
 
 
 def test_a_wrong_token_or_password_is_refused(anon_api, user):
