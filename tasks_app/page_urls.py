@@ -1,8 +1,8 @@
-"""Routes of the web pages (included at "" by xantuus/urls.py): login, dashboard, tasks."""
+"""Routes of the web pages (included at "" by xantuus/urls.py): login, dashboard, tasks, connections."""
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import pages
+from . import oauth, pages
 
 urlpatterns = [
     path("", pages.dashboard, name="dashboard"),
@@ -14,4 +14,7 @@ urlpatterns = [
     path("tasks/<str:task_id>/", pages.task_detail, name="task-detail-page"),
     path("tasks/<str:task_id>/live", pages.task_live, name="task-live"),
     path("notifications/read", pages.notifications_read, name="notifications-read"),
+    path("connect/google/", oauth.connect_google, name="connect-google"),
+    path("connect/google/callback", oauth.connect_google_callback, name="connect-google-callback"),
+    path("connect/google/disconnect", oauth.disconnect_google, name="disconnect-google"),
 ]

@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from . import lifecycle, selectors, services
+from . import credentials, lifecycle, selectors, services
 from .dashboard import dashboard_metrics
 from .forms import EXAMPLE_PLAN, EXAMPLES, KINDS, TaskWizardForm, initial_form
 from .lifecycle import TERMINAL
@@ -41,6 +41,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "recent": [(task, selectors.task_progress(task)) for task in tasks],
         "notifications": selectors.notifications_for_user(user=request.user),
         "approvals": selectors.approvals_pending_for_user(user=request.user)[:10],
+        "connections": {row["provider"]: row["updated_at"] for row in credentials.connected(user_id=_user(request).id)},
     })
 
 

@@ -1,6 +1,7 @@
 """A local stand-in for Google's APIs, for tests: a real HTTP server on 127.0.0.1.
 
-It answers the documented endpoints the tools use (OAuth token refresh, Calendar v3
+It answers the documented endpoints the tools use (OAuth token refresh and
+authorization-code exchange, Calendar v3
 events, Drive v3 files and multipart upload, Gmail users.messages.send) from in-memory
 state, checks Bearer tokens like Google does (401 for unknown or revoked ones) and
 records every request. It must never be reachable beyond loopback.
@@ -65,6 +66,7 @@ class FakeGoogle:
     sent: list[email.message.EmailMessage] = field(default_factory=list)  # Gmail messages, parsed
     requests: list[Recorded] = field(default_factory=list)
     token_grants: list[dict[str, str]] = field(default_factory=list)  # what POST /token was given
+    codes: dict[str, str] = field(default_factory=dict)  # authorization code -> the scope it grants
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def issue_access_token(self) -> str:
@@ -86,6 +88,12 @@ class FakeGoogle:
                 "scopes": ["https://www.googleapis.com/auth/calendar", "https://www.googleapis.com/auth/drive"],
                 "email": email_address}
 
+    def authorization_code(self, scope: str = "https://www.googleapis.com/auth/calendar") -> str:
+        """A one-time code, as Google's consent screen would put on the redirect back to the app."""
+        code = "4/fake-code-" + secrets.token_urlsafe(16)
+        self.codes[code] = scope
+        return code
+
     def revoke(self, *tokens: str) -> None:
         """Revoke access or refresh tokens, as a user removing the app's access would."""
         for token in tokens:
@@ -98,16 +106,27 @@ class FakeGoogle:
     # OAuth ---------------------------------------------------------------------------
     def token(self, form: dict[str, str]) -> dict[str, Any]:
         self.token_grants.append(form)
-        if form.get("grant_type") != "refresh_token":
+        if form.get("grant_type") not in ("refresh_token", "authorization_code"):
             raise Reply(400, body={"error": "unsupported_grant_type"})
         if form.get("client_id") != CLIENT_ID or form.get("client_secret") != CLIENT_SECRET:
             raise Reply(401, body={"error": "invalid_client", "error_description": "The OAuth client was not found."})
+        if form["grant_type"] == "authorization_code":
+            return self._exchange_code(form)
         if form.get("refresh_token") not in self.refresh_tokens:
             raise Reply(400, body={"error": "invalid_grant", "error_description": "Token has been expired or revoked."})
         answer = {"access_token": self.issue_access_token(), "expires_in": 3599, "token_type": "Bearer"}
         if form.get("scope"):
             answer["scope"] = form["scope"]
         return answer
+
+    def _exchange_code(self, form: dict[str, str]) -> dict[str, Any]:
+        scope = self.codes.pop(form.get("code", ""), None)  # a code works once
+        if scope is None or not form.get("redirect_uri"):
+            raise Reply(400, body={"error": "invalid_grant", "error_description": "Malformed auth code."})
+        refresh_token = "1//fake-refresh-" + secrets.token_urlsafe(24)
+        self.refresh_tokens.add(refresh_token)
+        return {"access_token": self.issue_access_token(), "expires_in": 3599, "refresh_token": refresh_token,
+                "scope": scope, "token_type": "Bearer"}
 
     # Calendar v3 ---------------------------------------------------------------------
     def list_events(self, calendar: str, query: dict[str, str]) -> dict[str, Any]:
