@@ -75,7 +75,7 @@ class TaskAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ("user",)
     inlines = [TaskExecutionInline]
-    actions = ["pause", "resume", "cancel", "retry", "replay"]
+    actions = ["pause", "resume", "cancel", "retry", "replay", "rollback"]
     fieldsets = [
         (None, {"fields": ("id", "user", *EDITABLE)}),
         ("Run", {"fields": ("status", "progress", "attempts", "current_step", "total_steps", "tool_calls",
@@ -147,6 +147,17 @@ class TaskAdmin(admin.ModelAdmin):
     @admin.action(description="Replay (as a new task, from step 1)")
     def replay(self, request: HttpRequest, queryset: QuerySet[Task]) -> None:
         _run_action(self, request, queryset, "replayed", lambda t: services.task_replay(task=t))
+
+    @admin.action(description="Roll back the last run (undo reversible changes; irreversible ones are listed)")
+    def rollback(self, request: HttpRequest, queryset: QuerySet[Task]) -> None:
+        for task in queryset:
+            try:
+                report = services.task_rollback(task=task)
+            except services.RollbackRefused as exc:
+                self.message_user(request, str(exc), messages.WARNING)
+                continue
+            level = messages.WARNING if report["failed"] or report["cannotBeUndone"] else messages.SUCCESS
+            self.message_user(request, f"{task.title}: {report['summary']}", level)
 
 
 @admin.register(Project)

@@ -116,6 +116,7 @@ def _controls(task: Task) -> list[dict[str, str]]:
         {"action": "resume", "label": "Resume", "when": when("resume"), "style": "primary"},
         {"action": "cancel", "label": "Cancel", "when": when("cancel"), "style": "danger"},
         {"action": "replay", "label": "Replay", "when": " ".join(sorted(TERMINAL)), "style": ""},
+        {"action": "rollback", "label": "Roll back", "when": " ".join(sorted(TERMINAL)), "style": "danger"},
     ]
 
 

@@ -120,3 +120,22 @@ def test_a_task_that_is_not_finished_is_refused_with_409(user):
         assert answer.status_code == 409, (status, answer.content)
         assert answer.json()["error"]["code"] == "conflict" and f"while it is {status}" in answer.json()["error"][
             "message"]
+
+
+def test_the_admin_action_rolls_back_and_shows_the_summary(admin_client, finished, user, google_server, crm):
+    running = Task.objects.create(user=user, title="busy", status="executing")
+    page = admin_client.post("/admin/tasks_app/task/", {"action": "rollback",
+                                                       "_selected_action": [finished.id, running.id]}, follow=True)
+    shown = " | ".join(str(m) for m in page.context["messages"])
+    assert "Book the launch review: 2 change(s) undone; 1 cannot be undone" in shown
+    assert f"cannot roll back task {running.id} while it is executing" in shown
+    assert live_events(google_server) == [] and notes(crm) == []
+
+
+def test_the_task_page_offers_roll_back_once_the_run_finished(client, user):
+    client.force_login(user)
+    for status, shown in (("completed", True), ("executing", False)):
+        task = Task.objects.create(user=user, title=status, status=status)
+        page = client.get(f"/tasks/{task.id}/").content.decode()
+        button = page[page.index('data-action="rollback"'):].split(">", 1)[0]
+        assert ("hidden" not in button) is shown, (status, button)

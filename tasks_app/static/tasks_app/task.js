@@ -91,7 +91,19 @@ const CONTROL_PATHS = {
   resume: () => [`/api/agent/${taskId}/resume`],
   cancel: () => [`/api/agent/${taskId}/cancel`],
   replay: () => [`/api/agent/${taskId}/replay`, { fromStep: 1 }],
+  rollback: () => [`/api/agent/${taskId}/rollback`, { dryRun: false }],
 };
+
+// Roll back: show what would be undone and what cannot be (a dry run), then undo on confirmation.
+async function confirmRollback() {
+  const plan = await api("POST", `/api/agent/${taskId}/rollback`, { dryRun: true });
+  const lines = [
+    ...plan.compensations.filter((c) => c.status === "wouldUndo").map((c) => `undo step ${c.step}: ${c.action} (${c.undo})`),
+    ...plan.cannotBeUndone.map((w) => `cannot be undone, step ${w.step}: ${w.reason}`),
+    ...plan.notUndoableAutomatically.map((w) => `undo by hand, step ${w.step}: ${w.reason}`),
+  ];
+  return confirm(`Roll back the last run? ${plan.summary}.\n\n${lines.join("\n")}`);
+}
 
 root.addEventListener("click", async (click) => {
   const button = click.target.closest("button[data-action], button[data-decide]");
@@ -102,9 +114,11 @@ root.addEventListener("click", async (click) => {
     if (button.dataset.action) {
       const action = button.dataset.action;
       if (action === "cancel" && !confirm("Cancel this task? A step in flight finishes first.")) return;
+      if (action === "rollback" && !(await confirmRollback())) return;
       const [path, body] = CONTROL_PATHS[action]();
       const answer = await api("POST", path, body);
       if (action === "replay") { location.assign(`/tasks/${answer.id}/`); return; }
+      if (action === "rollback") say(`Rolled back: ${answer.summary}.`);
       if (answer.status) setStatus(answer.status);
     } else {
       const item = button.closest("[data-approval-id]");
