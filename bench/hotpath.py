@@ -77,7 +77,7 @@ PHASES = [
     ("agents/executor.py", "_save_row", "save the step row (update_or_create)"),
     ("tasks_app/leases.py", "release", "release the lease + task fields + trace (UPDATE)"),
     ("tasks_app/events.py", "emit", "number and store the event"),
-    ("django/db/transaction.py", "__exit__", "transaction block exits (COMMIT)"),
+    ("django/db/transaction.py", "__exit__", "atomic blocks exit (COMMIT, then on-commit publish)"),
     ("tasks_app/events.py", "publish", "publish to 2 channel groups (async_to_sync)"),
     ("agents/dispatch.py", "_send", "enqueue the next step (Celery apply_async)"),
     ("psycopg/connection.py", "wait", "waiting on PostgreSQL (all statements)"),
