@@ -42,7 +42,6 @@ def rollback(task_id: str, *, dry_run: bool = False) -> dict[str, Any]:
         task.refresh_from_db()
         _check_finished(task)
         raise RollbackRefused(f"task {task.id} is busy (a step in flight or another rollback): try again shortly")
-    trace: dict[str, Any] | None = None
     try:
         task.refresh_from_db()
         with leases.keep_alive(task.id, token):
@@ -53,10 +52,12 @@ def rollback(task_id: str, *, dry_run: bool = False) -> dict[str, Any]:
         report = _report(task, items, dry_run=False)
         trace = {**(task.execution_trace or {"taskId": task.id, "steps": []}), "rollback": report}
         emit(task.id, "rollback", {key: report[key] for key in ("run", "summary", "undone", "failed")})
-    finally:  # the report joins the trace in the UPDATE that lets go of the task
-        released = leases.release(task.id, token, **({"execution_trace": trace} if trace else {}))
+    finally:
+        released = leases.release(task.id, token)
     if not released:
         raise RollbackRefused(f"lost the hold on task {task.id} during its rollback")
+    # the report joins the trace of the run it undid, unless a new run started meanwhile
+    Task.objects.filter(id=task.id, status__in=TERMINAL, attempts=task.attempts).update(execution_trace=trace)
     return report
 
 
