@@ -28,7 +28,7 @@ def user_group(user_id: int) -> str:
 
 def emit(task_id: str, type_: str, payload: dict[str, Any]) -> int:
     """Store the event with the task's next sequence number; publish it once committed."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # nested in the step's transaction: no savepoint needed
         Task.objects.filter(id=task_id).update(event_seq=F("event_seq") + 1)
         seq, user_id = Task.objects.filter(id=task_id).values_list("event_seq", "user_id").get()
         TaskEvent.objects.create(task_id=task_id, seq=seq, type=type_, payload=payload)
@@ -41,11 +41,15 @@ def publish(task_id: str, user_id: int, message: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    try:
-        async_to_sync(layer.group_send)(task_group(task_id), message)
-        async_to_sync(layer.group_send)(user_group(user_id), message)
+    try:  # one trip into the event loop for both groups: each async_to_sync call costs a loop
+        async_to_sync(_send_to_groups)(layer, [task_group(task_id), user_group(user_id)], message)
     except Exception:  # the event is stored: a client refills it from the database
         log.warning("publishing event %s of task %s failed", message["event"]["seq"], task_id, exc_info=True)
+
+
+async def _send_to_groups(layer: Any, groups: list[str], message: dict[str, Any]) -> None:
+    for group in groups:
+        await layer.group_send(group, message)
 
 
 def since(task_id: str, after_seq: int) -> list[dict[str, Any]]:

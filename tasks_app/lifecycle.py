@@ -81,7 +81,7 @@ def apply(name: str, *, task_id: str, **fields: Any) -> bool:
     The winner also stores a status event (published after commit).
     """
     transition = TRANSITIONS[name]
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # often nested in a step's transaction: no savepoint
         updated = Task.objects.filter(id=task_id, status__in=transition.sources).update(
             status=transition.target, updated_at=timezone.now(), **_stamps(transition.target), **fields
         )

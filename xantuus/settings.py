@@ -165,6 +165,7 @@ AGENT_APPROVAL_POLICIES = [
      "reason": "external API calls with write access require approval"},
 ]
 WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 5)
+WORKER_CONN_MAX_AGE = env_int("WORKER_CONN_MAX_AGE", 300)  # s a worker keeps its database connection
 WORKER_POLL_INTERVAL = env_int("WORKER_POLL_INTERVAL", 1000)  # ms; the lease sweeper's period
 
 # LLM: "anthropic" when a key is set, else the deterministic "offline" provider.
