@@ -6,6 +6,7 @@ import pytest
 from tasks_app import services
 from tasks_app.models import TaskExecution
 from tests.fakes.pages import Site
+from tests.fakes.scratch_db import scratch_database
 
 from .helpers import run_inline
 
@@ -78,20 +79,10 @@ def test_email_campaign_refuses_recipients_missing_a_personalization_field(user)
 
 @pytest.fixture
 def crm(settings):
-    import uuid
-
-    import psycopg
-
-    server = "postgresql://postgres@127.0.0.1:5432"
-    name = f"xantuus_crm_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    with psycopg.connect(f"{server}/{name}", autocommit=True) as conn:
-        conn.execute("CREATE TABLE leads (id serial PRIMARY KEY, name text, email text, company text)")
-    settings.AGENT_DATABASES = {"crm_database": f"{server}/{name}"}
-    yield f"{server}/{name}"
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    schema = "CREATE TABLE leads (id serial PRIMARY KEY, name text, email text, company text)"
+    with scratch_database("xantuus_crm", schema) as url:
+        settings.AGENT_DATABASES = {"crm_database": url}
+        yield url
 
 
 def test_data_processing_loads_a_csv_cleans_it_and_saves_it_to_the_named_database(user, crm, loopback_allowed):

@@ -1,20 +1,18 @@
 """Rolling back a finished run: its event deleted, its row removed, its email reported as sent."""
 from __future__ import annotations
 
-import uuid
-
 import psycopg
 import pytest
 
 from tasks_app import credentials, services
 from tasks_app.models import Task, TaskEvent, TaskExecution
+from tests.fakes.scratch_db import scratch_database
 from tests.tasks_app.api.conftest import client_for
 
 from .helpers import run_inline
 
 pytestmark = pytest.mark.usefixtures("inline_engine")
 
-SERVER = "postgresql://postgres@127.0.0.1:5432"
 PLAN = {"steps": [
     {"action": "calendar.create", "description": "Book the launch review",
      "params": {"summary": "Launch review", "start": "2030-03-01T10:00:00+00:00", "end": "2030-03-01T11:00:00+00:00"}},
@@ -28,15 +26,9 @@ PLAN = {"steps": [
 @pytest.fixture
 def crm(settings):
     """A scratch PostgreSQL database the database tool may write to, as `crm`."""
-    name = f"xantuus_rb_crm_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    with psycopg.connect(f"{SERVER}/{name}", autocommit=True) as conn:
-        conn.execute("CREATE TABLE notes (id serial PRIMARY KEY, body text)")
-    settings.AGENT_DATABASES = {"crm": f"{SERVER}/{name}"}
-    yield f"{SERVER}/{name}"
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database("xantuus_rb_crm", "CREATE TABLE notes (id serial PRIMARY KEY, body text)") as url:
+        settings.AGENT_DATABASES = {"crm": url}
+        yield url
 
 
 @pytest.fixture
