@@ -11,6 +11,7 @@ from tools.base import ToolContext
 from tools.egress import EgressPolicy
 
 from .llm import get_provider
+from .stores import OwnerStores, Scope
 
 
 def reference_context(task: Task, plan: dict[str, Any], steps: list[dict[str, Any]]) -> dict[str, Any]:
@@ -54,4 +55,5 @@ def build_tool_context(task: Task, number: int, *, uses_credentials: bool = Fals
         state=dict(task.tool_state or {}),
         credentials=credentials.load_all(user_id=task.user_id) if uses_credentials else {},
         artifacts_dir=settings.MEDIA_ROOT / "artifacts",
+        stores=OwnerStores(Scope(owner_id=task.user_id, task_id=task.id, run=task.attempts)),
     )

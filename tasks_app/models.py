@@ -144,6 +144,9 @@ class TaskExecution(models.Model):
     tokens = models.IntegerField(default=0)
     credits = models.IntegerField(default=0)
     duration = models.IntegerField(default=0)  # milliseconds
+    # how to undo what this step changed, recorded by the engine from the tool's own channel
+    # (never read from the tool's output, which may hold data an outside server wrote)
+    compensation = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 
@@ -311,3 +314,6 @@ class ToolCircuit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tool}: {self.state}"
+
+
+from .agent_data import Contact, Delivery, EnrichmentLookup, Lead, PriceObservation, Upload  # noqa: E402,F401

@@ -11,7 +11,7 @@ import enum
 import inspect
 import logging
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .egress import EgressPolicy
-from .errors import ToolInputError
+from .errors import ToolError, ToolInputError
 
 
 class SideEffect(str, enum.Enum):
@@ -62,6 +62,16 @@ class ToolContext:
     artifacts_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "xantuus-artifacts")
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("tools"))
     tokens_used: int = 0  # tools that call the LLM add their usage here
+    # The owner's own data (contacts, files, CRM, price history), by store name: the engine
+    # passes objects implementing each tool's store Protocol, so tools never import the app.
+    stores: Mapping[str, Any] = field(default_factory=dict)
+
+    def store(self, name: str) -> Any:
+        """The owner's store `name`, or a clear error where this call has none (run_tool)."""
+        try:
+            return self.stores[name]
+        except KeyError:
+            raise ToolError(f"this call has no {name} store: it needs a task (its owner's data)") from None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import base64
 import binascii
 import re
 from pathlib import Path
+from typing import Any, Protocol
 
 from .base import ToolContext
 from .errors import ToolInputError
@@ -55,3 +56,15 @@ def safe_filename(name: str, default: str = "file") -> str:
     """A bare file name: no directories, no control characters, at most 200 characters."""
     cleaned = _UNSAFE.sub("_", name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]).strip(" .")
     return cleaned[:200] or default
+
+
+class FileStore(Protocol):
+    """The owner's files (context.store("files")): uploads to read, results to keep."""
+
+    def open(self, ref: str) -> tuple[dict[str, Any], bytes]:
+        """(description, bytes) of the owner's file with id `ref` or newest named `ref`;
+        ToolInputError when there is none."""
+
+    def save(self, name: str, content: bytes, content_type: str | None = None) -> dict[str, Any]:
+        """Keep `content` as a file of the owner, made by this task's run; its description
+        ({"id", "name", "size", "contentType", "createdAt"})."""
