@@ -2,6 +2,7 @@
 # ruff: noqa: N815  (field names are the wire names)
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
@@ -9,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tasks_app.models import Priority, Project, TaskStatus
+from tasks_app.seed_shape import SeedShapeError, to_task_body
 from tasks_app.selectors import task_progress
 
 from .fields import JSONObjectField, StrictCharField, StrictSerializer, validate_schedule
@@ -51,6 +53,15 @@ class TaskInputSerializer(StrictSerializer):
 
     SNAKE = {"agentType": "agent_type", "agentConfig": "agent_config", "agentModel": "agent_model",
              "projectId": "project", "dueDate": "due_date"}
+
+    def to_internal_value(self, data: Any) -> Any:
+        """The seed's agent-type example shape ({"type", "goal", "config"}) is accepted as written."""
+        if isinstance(data, Mapping):
+            try:
+                data = to_task_body(data)
+            except SeedShapeError as exc:
+                raise serializers.ValidationError(exc.fields) from None
+        return super().to_internal_value(data)
 
     def validate_projectId(self, value: str | None) -> Project | None:  # noqa: N802  (the wire name)
         if value is None:

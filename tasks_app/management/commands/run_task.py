@@ -14,6 +14,7 @@ from rich.console import Console
 from tasks_app import services
 from tasks_app.lifecycle import TERMINAL
 from tasks_app.models import Task, TaskExecution
+from tasks_app.seed_shape import SeedShapeError, to_task_body
 from tasks_app.selectors import task_result
 
 KNOWN_FIELDS = {"title", "description", "agentType", "agentConfig", "agentModel", "priority", "plan", "tags",
@@ -27,16 +28,18 @@ def task_request(data: Any) -> dict[str, Any]:
     unknown = set(data) - KNOWN_FIELDS
     if unknown:
         raise CommandError(f"unknown field(s) in the task file: {', '.join(sorted(unknown))}")
-    title = data.get("title") or data.get("goal")
+    try:
+        body = to_task_body(data)
+    except SeedShapeError as exc:
+        raise CommandError(f"the task file is not a task: {exc}") from None
+    title = body.get("title")
     if not isinstance(title, str) or not title.strip():
         raise CommandError("the task file needs a non-empty 'title' (or 'goal')")
     return {
-        "title": title[:200],
-        "description": data.get("description") or (data.get("goal") if data.get("title") else None),
-        "agent_type": data.get("agentType") or data.get("type"),
-        "agent_config": data.get("agentConfig") or data.get("config"),
-        "agent_model": data.get("agentModel"), "priority": data.get("priority", "medium"), "plan": data.get("plan"),
-        "tags": data.get("tags") or [],
+        "title": title[:200], "description": body.get("description"),
+        "agent_type": body.get("agentType"), "agent_config": body.get("agentConfig"),
+        "agent_model": body.get("agentModel"), "priority": body.get("priority", "medium"), "plan": body.get("plan"),
+        "tags": body.get("tags") or [],
     }
 
 
