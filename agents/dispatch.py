@@ -106,7 +106,7 @@ class InlineRunner:
         from . import orchestrator
 
         handlers: dict[str, Callable[[str], object]] = {"plan": orchestrator.plan, "step": orchestrator.step,
-                                                        "sweep": lambda _: orchestrator.sweep()}
+                                                        "sweep": lambda _: _embedded_beat()}
         while True:
             kind, task_id = self._next()
             try:
@@ -120,6 +120,14 @@ class InlineRunner:
                         connection.close()  # idle: hold no database connection
                     self._busy -= 1
                     self._cond.notify_all()
+
+
+def _embedded_beat() -> None:
+    """What celery-beat does for the full stack: sweep lapsed leases, fire due schedules."""
+    from . import orchestrator, schedules  # schedules imports admission, which enqueues through here
+
+    orchestrator.sweep()
+    schedules.tick()
 
 
 INLINE = InlineRunner()

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from celery.schedules import crontab
+from croniter import croniter
 from django.db import transaction
+from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from tasks_app import lifecycle
@@ -94,3 +97,32 @@ def fire(task_id: str) -> str:
         return "skipped"
     return "started" if started else "queued"
 
+
+
+def tick(now: datetime | None = None) -> list[str]:
+    """The embedded default's beat: fire every schedule with a firing due since its last run.
+
+    The same semantics as celery-beat's crontab entries: a new schedule waits for its next
+    firing; after downtime, missed firings are caught up once, not once each. Claiming a
+    firing is a conditional UPDATE of last_run_at, so two processes never fire it twice.
+    """
+    now = now or timezone.now()
+    fired = []
+    for periodic in PeriodicTask.objects.filter(task="agents.tasks.run_scheduled", enabled=True,
+                                                crontab__isnull=False).select_related("crontab"):
+        since = periodic.last_run_at or periodic.date_changed
+        if since is None or _last_due(periodic.crontab, now) <= since:
+            continue
+        claimed = PeriodicTask.objects.filter(id=periodic.id, last_run_at=periodic.last_run_at).update(
+            last_run_at=now, total_run_count=periodic.total_run_count + 1)
+        if claimed:
+            task_id = json.loads(periodic.args or "[]")[0]
+            log.info("schedule %s fired: %s", periodic.name, fire(task_id))
+            fired.append(task_id)
+    return fired
+
+
+def _last_due(cron: CrontabSchedule, now: datetime) -> datetime:
+    """The latest firing of `cron` at or before `now` (cron's own semantics, UTC)."""
+    expression = " ".join(str(getattr(cron, name)) for name in FIELDS)
+    return croniter(expression, now.astimezone(UTC)).get_prev(datetime)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from django.core import mail
@@ -323,6 +323,36 @@ def test_each_firing_starts_a_new_recorded_run(user, hn_server):
         assert task.status == "completed" and task.attempts == run_number, task.error
     assert sorted(set(TaskExecution.objects.filter(task=task).values_list("run", flat=True))) == [1, 2]
     assert len(step_mail()) == 2
+
+
+def test_the_embedded_beat_fires_due_schedules_once_with_crons_semantics(user, hn_server):
+    from datetime import datetime
+
+    from agents import schedules
+
+    task = services.task_create(user=user, title="Daily HN", agent_type="research", agent_config=research("0 9 * * *"))
+    name = f"xantuus-task-{task.id}"
+    utc = UTC
+    PeriodicTask.objects.filter(name=name).update(last_run_at=datetime(2026, 12, 1, 9, 0, 30, tzinfo=utc))
+    assert schedules.tick(datetime(2026, 12, 2, 8, 59, tzinfo=utc)) == [], "not due before 09:00"
+    # missed firings (down since yesterday 09:00, now two days later) are caught up once, not twice
+    assert schedules.tick(datetime(2026, 12, 3, 9, 0, 5, tzinfo=utc)) == [task.id]
+    assert schedules.tick(datetime(2026, 12, 3, 9, 0, 40, tzinfo=utc)) == []
+    assert INLINE.wait_idle(timeout=30)
+    task.refresh_from_db()
+    assert task.status == "completed" and task.attempts == 1, task.error
+    assert PeriodicTask.objects.get(name=name).total_run_count == 1 and len(step_mail()) == 1
+
+
+def test_the_embedded_runner_fires_a_schedule_by_itself(user, hn_server):
+    task = services.task_create(user=user, title="Every minute", agent_type="research",
+                                agent_config=research("* * * * *"))
+    PeriodicTask.objects.filter(name=f"xantuus-task-{task.id}").update(
+        last_run_at=timezone.now() - timezone.timedelta(minutes=2))
+    INLINE.start()
+    done = wait_for(lambda: Task.objects.filter(id=task.id, status="completed", attempts=1).first(),
+                    what="the embedded beat's firing")
+    assert TaskExecution.objects.filter(task=done, run=1).count() == 4
 
 
 def test_the_embedded_sweeper_wakes_a_task_whose_lease_lapsed(user, hn_server):
