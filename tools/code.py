@@ -72,7 +72,7 @@ except SystemExit as exc:
         print(exc.code, file=sys.stderr)
 except BaseException as exc:
     traceback.print_exception(type(exc), exc, exc.__traceback__.tb_next)
-    exit_code = 1
+    outcome["raised"], exit_code = type(exc).__name__, 1
 sys.stdout.flush()
 sys.stderr.flush()
 if "result" in namespace:
@@ -87,6 +87,16 @@ if "result" in namespace:
 report(done=True, **outcome)
 sys.exit(exit_code)
 '''
+
+
+class CodeFailed(ToolError):
+    """The code raised (or exited non-zero): the step failed, with the traceback as its error."""
+
+    def __init__(self, exit_code: int, raised: str, stdout: str, stderr: str):
+        what = f"code raised {raised}" if raised else f"code exited with status {exit_code}"
+        output = f"\nstdout (end):\n{stdout[-1_000:]}" if stdout.strip() else ""
+        super().__init__(f"{what} (exit code {exit_code}):\n{stderr.strip()[-4_000:]}{output}")
+        self.exit_code, self.stdout, self.stderr = exit_code, stdout, stderr
 
 
 class RunInput(ToolInput):
@@ -239,6 +249,7 @@ def _failure(returncode: int, status: dict[str, Any], stderr: str, limits: dict[
 def run(params: RunInput, context: ToolContext) -> dict[str, Any]:
     """Run Python 3 code in a sandbox without network or our files; returns stdout, stderr,
     exitCode and `result` (the JSON value of a variable named `result`, if the code sets one).
+    Code that raises (or exits non-zero) fails the call with its traceback.
     Only the standard library is available; the working directory is a small scratch tmpfs."""
     bwrap, python = setting("AGENT_CODE_BWRAP", "/usr/bin/bwrap"), setting("AGENT_CODE_PYTHON", "/usr/bin/python3")
     if not os.access(bwrap, os.X_OK):
@@ -283,6 +294,8 @@ def run(params: RunInput, context: ToolContext) -> dict[str, Any]:
     failure = _failure(proc.returncode, fields, err.text(), limits)
     if failure is not None:
         raise failure
+    if fields.get("raised") or proc.returncode != 0:  # the code failed: a failed step, never a result
+        raise CodeFailed(proc.returncode, str(fields.get("raised") or ""), out.text(), err.text())
     return {
         "stdout": out.text(), "stderr": err.text(), "exitCode": proc.returncode,
         "result": fields.get("result"), "resultError": fields.get("resultError"),

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tools.code import CodeFailed
 from tools.errors import ToolError
 from tools.registry import get_action
 
@@ -53,12 +54,23 @@ def test_snippet_prints_reads_inputs_and_stdin_and_returns_result(tool_context):
     assert out["stdoutTruncated"] is False and out["durationMs"] >= 0
 
 
-def test_an_exception_is_an_ordinary_outcome_with_its_traceback(tool_context):
-    out = run_code(tool_context, "x = 1\nraise ValueError('bad value')")
+def run_failing(context, code: str, **params) -> CodeFailed:
+    with pytest.raises(CodeFailed) as failed:
+        run_code(context, code, **params)
+    return failed.value
 
-    assert out["exitCode"] == 1
-    assert "ValueError: bad value" in out["stderr"] and 'snippet.py", line 2' in out["stderr"]
-    assert "runner.py" not in out["stderr"]
+
+def test_an_exception_fails_the_call_with_its_traceback(tool_context):
+    failed = run_failing(tool_context, "print('so far so good')\nx = 1\nraise ValueError('bad value')")
+
+    assert failed.exit_code == 1 and str(failed).startswith("code raised ValueError (exit code 1):")
+    assert "ValueError: bad value" in str(failed) and 'snippet.py", line 3' in str(failed)
+    assert "so far so good" in str(failed) and "runner.py" not in failed.stderr
+
+
+def test_a_non_zero_exit_fails_the_call(tool_context):
+    failed = run_failing(tool_context, "import sys\nsys.exit(3)")
+    assert failed.exit_code == 3 and str(failed).startswith("code exited with status 3")
 
 
 def test_a_result_that_is_not_json_is_reported_not_returned(tool_context):
@@ -70,21 +82,21 @@ def test_a_result_that_is_not_json_is_reported_not_returned(tool_context):
 
 def test_etc_passwd_is_not_there(tool_context):
     assert Path("/etc/passwd").exists()
-    out = run_code(tool_context, "print(open('/etc/passwd').read())")
+    failed = run_failing(tool_context, "print(open('/etc/passwd').read())")
 
-    assert out["exitCode"] == 1
-    assert "FileNotFoundError" in out["stderr"] and "root:" not in out["stdout"]
+    assert "FileNotFoundError" in failed.stderr and "root:" not in failed.stdout
 
 
 def test_the_projects_settings_file_is_not_there(tool_context):
     settings_file = REPO / "xantuus" / "settings.py"
     assert settings_file.exists()
-    out = run_code(tool_context, f"import os\nprint(os.listdir('/'))\nprint(open({str(settings_file)!r}).read())")
+    failed = run_failing(tool_context,
+                         f"import os\nprint(os.listdir('/'))\nprint(open({str(settings_file)!r}).read())")
 
-    assert "FileNotFoundError" in out["stderr"]
-    assert "SECRET_KEY" not in out["stdout"]
+    assert "FileNotFoundError" in failed.stderr
+    assert "SECRET_KEY" not in failed.stdout
     top = REPO.parts[1]  # e.g. "work": the repo's top directory is not mounted at all
-    assert f"'{top}'" not in out["stdout"].splitlines()[0]
+    assert f"'{top}'" not in failed.stdout.splitlines()[0]
 
 
 def test_loopback_services_of_the_host_are_unreachable(tool_context):
