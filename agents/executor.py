@@ -30,7 +30,7 @@ from .adapt import adapted_plan, can_adapt, goal_of
 from .approvals import gate, hold_unknown_outcome
 from .errors import DATABASE_DOWN, EngineError, ErrorKind, classify, describe
 from .expressions import resolve
-from .finish import complete_task, fail_task
+from .finish import complete_task, fail_task, unmet_goal
 from .llm import get_provider
 from .planner import is_reactive
 from .redact import redact
@@ -57,6 +57,7 @@ class Attempt:
     retries: int = 0  # transient failures of this step so far
     wait_until: datetime | None = None  # the tool's circuit is open: look again then
     final_text: str | None = None  # the model answered instead of calling a tool
+    goal_met: bool | None = None  # its verdict, when it finished through the finish tool
     tool_state: dict[str, Any] = field(default_factory=dict)
 
 
@@ -93,8 +94,7 @@ def _leased_step(task_id: str, token: str) -> str:
         complete_task(task, token, steps)
         return "completed"
     if attempt.final_text is not None:  # the model's final answer
-        complete_task(task, token, steps, final_text=attempt.final_text, tokens=attempt.tokens)
-        return "completed"
+        return _finish(task, token, steps, attempt)
     attempt.retries = existing.attempts if existing else 0
     if attempt.error is None and attempt.output is None and not gate(task, token, number, attempt.action,
                                                                       attempt.params):
@@ -104,6 +104,16 @@ def _leased_step(task_id: str, token: str) -> str:
     if attempt.wait_until is not None:
         return _wait_for_circuit(task, token, attempt)
     return _observe(task, token, attempt, existing)
+
+
+def _finish(task: Task, token: str, steps: list[dict[str, Any]], attempt: Attempt) -> str:
+    """End a model-driven run honestly: completed only when the goal was met (see unmet_goal)."""
+    unmet = unmet_goal(task, steps, attempt)
+    if unmet:
+        fail_task(task.id, token, unmet)
+        return "failed"
+    complete_task(task, token, steps, final_text=attempt.final_text, tokens=attempt.tokens)
+    return "completed"
 
 
 def _limit_exceeded(task: Task) -> str | None:
@@ -131,7 +141,8 @@ def _reason(task: Task, number: int, steps: list[dict[str, Any]]) -> Attempt | N
             return Attempt(number, "llm.reason", {}, error=f"the model did not answer: {describe(exc)}",
                            kind=classify(exc))
         return Attempt(number, decision.action or "", decision.params, decision.reasoning, tokens=decision.tokens,
-                       final_text=decision.final_text if decision.action is None else None)
+                       final_text=decision.final_text if decision.action is None else None,
+                       goal_met=decision.goal_met)
     if number > len(plan.get("steps", [])):
         return None
     step = plan["steps"][number - 1]

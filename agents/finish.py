@@ -1,5 +1,7 @@
 """Ending a run: completed with its result, or failed with its error; metrics either way.
 
+A model-driven run is completed only when its goal was met (unmet_goal says when not).
+
 A failed run also lands in the dead-letter list (to inspect and requeue) and both
 outcomes notify the owner. Either way a slot frees, so waiting runs are admitted.
 """
@@ -40,6 +42,28 @@ def complete_task(task: Task, token: str, steps: list[dict[str, Any]], *, final_
             notify(task, "completed", f"{task.title}: completed in {len(steps)} step(s).")
     admit_waiting()
     return won
+
+
+def unmet_goal(task: Task, steps: list[dict[str, Any]], attempt: Attempt) -> str | None:
+    """Why the model's ending is not a success, or None when it is.
+
+    The model said the goal was not met; or a plan step failed and the model, adapting, ended
+    with text instead of confirming the goal through the finish tool; or the last step failed
+    and the model just answered (it gave up)."""
+    text = (attempt.final_text or "").strip()[:2_000] or "(no answer)"
+    if attempt.goal_met is False:
+        return f"the goal was not met: {text}"
+    if attempt.goal_met:
+        return None
+    plan = task.plan or {}
+    if plan.get("adaptedFrom"):
+        number = plan.get("adaptedAtStep")
+        failed = plan["adaptedFrom"].get("steps", [])[number - 1]["action"] if number else "a step"
+        return (f"step {number} ({failed}) failed and the model ended without confirming that the goal was "
+                f"met: {text}")
+    if steps and steps[-1]["status"] == "failed":
+        return f"step {steps[-1]['step']} ({steps[-1]['action']}) failed and the model ended: {text}"
+    return None
 
 
 def fail_task(task_id: str, token: str, error: str, *, attempt: Attempt | None = None) -> bool:

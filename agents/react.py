@@ -16,21 +16,34 @@ from .llm.base import Provider
 SYSTEM = (
     "You are an autonomous agent of the Xantuus engine. Reach the user's goal by calling the tools, "
     "one at a time. Think briefly before each call. When a tool fails, read the error and adapt: try "
-    "another approach or another tool. When the goal is reached, answer with the final result and no "
-    "tool call."
+    "another approach or another tool. When you are done, call the `finish` tool: goalMet true with the "
+    "final result when the goal is reached, goalMet false with the reason when it cannot be reached."
 )
+FINISH = "finish"
+FINISH_TOOL = {
+    "name": FINISH,
+    "description": "End the task. Say honestly whether the goal was met; `result` is the final answer "
+                   "(goal met) or what stopped you (not met).",
+    "input_schema": {"type": "object", "additionalProperties": False, "required": ["goalMet", "result"],
+                     "properties": {"goalMet": {"type": "boolean", "description": "Was the user's goal reached?"},
+                                    "result": {"type": "string", "description": "The final answer, or why not"}}},
+}
 MAX_OBSERVATION_CHARS = 20_000
 
 
 @dataclass(frozen=True)
 class Decision:
-    """What to do next: call `action` with `params`, or finish with `final_text`."""
+    """What to do next: call `action` with `params`, or finish with `final_text`.
+
+    `goal_met` is the model's own verdict when it finished through the finish tool, None
+    when it just answered with text (which the executor does not take as success blindly)."""
 
     reasoning: str
     action: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
     final_text: str | None = None
     tokens: int = 0
+    goal_met: bool | None = None
 
 
 def _observation(output: Any, error: str | None) -> str:
@@ -58,12 +71,16 @@ def history(goal: str, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def decide(provider: Provider, *, goal: str, steps: list[dict[str, Any]], model: str | None,
            tools: list[str] | None = None) -> Decision:
     response = provider.complete(
-        system=SYSTEM, messages=history(goal, steps), tools=registry.llm_schemas(tools), model=model,
-        max_tokens=2048,
+        system=SYSTEM, messages=history(goal, steps), tools=[*registry.llm_schemas(tools), FINISH_TOOL],
+        model=model, max_tokens=2048,
     )
     if not response.tool_calls:
         return Decision(reasoning=response.text, final_text=response.text or "", tokens=response.tokens)
     call = response.tool_calls[0]  # one action per step; the rest are asked again next step
+    if call.name == FINISH:
+        verdict = call.input if isinstance(call.input, dict) else {}
+        return Decision(reasoning=response.text, final_text=str(verdict.get("result") or response.text or ""),
+                        goal_met=verdict.get("goalMet") is True, tokens=response.tokens)
     # an unknown name still becomes a step: the act phase fails it and the model sees why
     action = call.name.replace("__", ".", 1)
     return Decision(reasoning=response.text, action=action, params=call.input, tokens=response.tokens)

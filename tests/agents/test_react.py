@@ -94,11 +94,30 @@ def test_a_permanent_api_error_fails_the_task_with_its_reason(user, fake_anthrop
 
 def test_a_tool_the_registry_lacks_is_observed_as_an_error(user, fake_anthropic):
     fake_anthropic.enqueue(reply_tool_use("fax__send", {"to": "123"}, text="Fax it."),
-                           reply_text("I cannot fax; done."))
+                           reply_tool_use("finish", {"goalMet": False, "result": "I cannot fax."}))
     task = run_inline(services.task_create(user=user, title="fax the report"))
-    assert task.status == "completed", task.error
     row = TaskExecution.objects.get(task=task, step=1)
     assert row.status == "failed" and "unknown tool 'fax'" in row.error
+    assert task.status == "failed" and task.error == "the goal was not met: I cannot fax."
+    assert any(tool["name"] == "finish" for tool in fake_anthropic.message_requests[0].json["tools"])
+
+
+def test_plain_text_after_a_failed_last_step_is_not_a_success(user, fake_anthropic):
+    fake_anthropic.enqueue(reply_tool_use("fax__send", {"to": "123"}, text="Fax it."),
+                           reply_text("I cannot fax; done."))
+    task = run_inline(services.task_create(user=user, title="fax the report"))
+    assert task.status == "failed"
+    assert task.error == "step 1 (fax.send) failed and the model ended: I cannot fax; done."
+
+
+def test_finishing_with_the_goal_met_completes_with_its_result(user, hn_server, fake_anthropic):
+    fake_anthropic.enqueue(
+        reply_tool_use("http__get", {"url": f"{hn_server.url}/topstories.json"}, text="Fetch the ids."),
+        reply_tool_use("finish", {"goalMet": True, "result": "8 stories are on the front page."}),
+    )
+    task = run_inline(services.task_create(user=user, title="How many stories?"))
+    assert task.status == "completed", task.error
+    assert task.result["summary"] == "8 stories are on the front page."
 
 
 def test_a_plan_step_that_fails_is_adapted_by_the_model(user, hn_server, fake_anthropic):
@@ -109,7 +128,7 @@ def test_a_plan_step_that_fails_is_adapted_by_the_model(user, hn_server, fake_an
     fake_anthropic.enqueue(
         reply_tool_use("http__get", {"url": f"{hn_server.url}/topstories.json"},
                        text="beststories is missing; topstories has what we need."),
-        reply_text("Fetched 8 top stories instead of the best ones."),
+        reply_tool_use("finish", {"goalMet": True, "result": "Fetched 8 top stories instead of the best ones."}),
     )
     task = run_inline(services.task_create(user=user, title="HN digest", plan=plan))
     assert task.status == "completed", task.error
@@ -120,6 +139,23 @@ def test_a_plan_step_that_fails_is_adapted_by_the_model(user, hn_server, fake_an
     first = fake_anthropic.message_requests[0]
     assert "You were following this plan, and step 1 failed" in first.messages[0]["content"]
     assert "answered 404" in str(first.tool_results()[0]["content"]) and first.tool_results()[0]["is_error"]
+
+
+@pytest.mark.parametrize(("ending", "error"), [
+    (reply_text("Saved nothing, but here is a summary of the leads instead."),
+     "step 1 (http.get) failed and the model ended without confirming that the goal was met: Saved nothing"),
+    (reply_tool_use("finish", {"goalMet": False, "result": "The CRM refused every row."}),
+     "the goal was not met: The CRM refused every row."),
+])
+def test_an_adapted_run_that_does_not_confirm_its_goal_fails(user, hn_server, fake_anthropic, ending, error):
+    """Issue 10: a failed save "adapted" into a text answer must not end `completed`."""
+    plan = {"steps": [{"action": "http.get", "description": "Fetch the leads to save",
+                       "params": {"url": f"{hn_server.url}/leads-missing.json"}}]}
+    fake_anthropic.enqueue(ending)
+    task = run_inline(services.task_create(user=user, title="Save leads", plan=plan,
+                                           agent_config={"adapt": True}))
+    assert task.status == "failed", task.result
+    assert task.error.startswith(error), task.error
 
 
 def test_adapting_can_be_turned_off(user, hn_server, fake_anthropic):
