@@ -59,6 +59,7 @@ class Attempt:
     final_text: str | None = None  # the model answered instead of calling a tool
     goal_met: bool | None = None  # its verdict, when it finished through the finish tool
     tool_state: dict[str, Any] = field(default_factory=dict)
+    compensation: dict[str, Any] | None = None  # recorded by the tool through its context, never its output
 
 
 def run_step(task_id: str) -> str:
@@ -181,6 +182,7 @@ def _act(task: Task, token: str, attempt: Attempt, existing: TaskExecution | Non
         save_refreshed_credentials(task, stored, context)
         attempt.tokens += context.tokens_used
         attempt.tool_state = context.state
+        attempt.compensation = context.compensation
         circuit.record_success(action.tool)
     except DATABASE_DOWN:
         raise
@@ -203,6 +205,7 @@ def _row_fields(task: Task, attempt: Attempt, status: str) -> dict[str, Any]:
         "reasoning": attempt.reasoning, "status": status, "side_effect": attempt.side_effect.value,
         "idempotency_key": idempotency_key(task, attempt.number),
         "output": attempt.output if status == StepStatus.COMPLETED else None, "error": attempt.error,
+        "compensation": attempt.compensation if status == StepStatus.COMPLETED else None,
         "tokens": attempt.tokens, "credits": attempt.credits if status == StepStatus.COMPLETED else 0,
         "duration": attempt.duration_ms, "attempts": attempt.retries,
         "completed_at": timezone.now() if status != StepStatus.RUNNING else None,

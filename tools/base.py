@@ -7,6 +7,7 @@ need from the outside world arrives in the ToolContext.
 """
 from __future__ import annotations
 
+import copy
 import enum
 import inspect
 import logging
@@ -65,6 +66,17 @@ class ToolContext:
     # The owner's own data (contacts, files, CRM, price history), by store name: the engine
     # passes objects implementing each tool's store Protocol, so tools never import the app.
     stores: Mapping[str, Any] = field(default_factory=dict)
+    # How to undo this call's change, set through record_compensation by the action that made
+    # it: the engine stores this (never a copy inside the output, which may hold fetched data).
+    compensation: dict[str, Any] | None = None
+
+    def record_compensation(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Record the call (one of this action's declared inverses) that undoes its change.
+
+        Returns it, so the tool may also show it in its output; rollback uses only the
+        recorded one, and checks it against the action's `inverses` before running it."""
+        self.compensation = {"action": action, "params": copy.deepcopy(params)}
+        return copy.deepcopy(self.compensation)
 
     def store(self, name: str) -> Any:
         """The owner's store `name`, or a clear error where this call has none (run_tool)."""
@@ -83,6 +95,8 @@ class Action:
     side_effect: SideEffect
     credits: int
     description: str
+    # the actions (of this tool) whose call may undo this one's change; rollback refuses any other
+    inverses: tuple[str, ...] = ()
 
     @property
     def qualified_name(self) -> str:
@@ -121,8 +135,13 @@ class Tool:
         self.actions: dict[str, Action] = {}
 
     def action(
-        self, name: str, *, side_effect: SideEffect = SideEffect.READ, credits: int = 5
+        self, name: str, *, side_effect: SideEffect = SideEffect.READ, credits: int = 5,
+        inverses: tuple[str, ...] = (),
     ) -> Callable[[Callable[[Any, ToolContext], Any]], Callable[[Any, ToolContext], Any]]:
+        foreign = [inverse for inverse in inverses if not inverse.startswith(f"{self.name}.")]
+        if foreign:  # a compensation acts with this tool's own actions, never another tool's
+            raise ValueError(f"{self.name}.{name}: inverses must be {self.name} actions, not {', '.join(foreign)}")
+
         def register(fn: Callable[[Any, ToolContext], Any]) -> Callable[[Any, ToolContext], Any]:
             input_model = next(iter(inspect.signature(fn, eval_str=True).parameters.values())).annotation
             self.actions[name] = Action(
@@ -133,6 +152,7 @@ class Tool:
                 side_effect=side_effect,
                 credits=credits,
                 description=inspect.cleandoc(fn.__doc__ or name),
+                inverses=tuple(inverses),
             )
             return fn
 

@@ -1,6 +1,7 @@
 """calendar: list, create, update and delete Google Calendar events (API v3).
 
-Every write returns a `compensation` (the action and params that undo it) for rollback.
+Every write records its `compensation` (the action and params that undo it) through the
+ToolContext for rollback, and shows it in its output.
 create carries an event id derived from the step's idempotency key, so a retried create
 finds the first one instead of making a second. Deleting is a data deletion: the
 executor's approval policies (data, not code here) decide whether calendar.delete waits
@@ -168,7 +169,7 @@ def list_events(params: ListInput, context: ToolContext) -> dict[str, Any]:
         return result
 
 
-@tool.action("create", side_effect=SideEffect.WRITE, credits=10)
+@tool.action("create", side_effect=SideEffect.WRITE, credits=10, inverses=("calendar.delete",))
 def create(params: CreateInput, context: ToolContext) -> dict[str, Any]:
     """Create an event with `summary`, `start` and `end` (RFC 3339 dateTime, or YYYY-MM-DD for
     all-day), optional description, location and attendees (email addresses)."""
@@ -187,12 +188,12 @@ def create(params: CreateInput, context: ToolContext) -> dict[str, Any]:
                 raise ToolError("calendar: this step's event was created and has since been deleted") from None
         return {
             "event": _brief(event),
-            "compensation": {"action": "calendar.delete",
-                             "params": {"calendarId": params.calendar_id, "eventId": event["id"]}},
+            "compensation": context.record_compensation(
+                "calendar.delete", {"calendarId": params.calendar_id, "eventId": event["id"]}),
         }
 
 
-@tool.action("update", side_effect=SideEffect.WRITE, credits=10)
+@tool.action("update", side_effect=SideEffect.WRITE, credits=10, inverses=("calendar.update",))
 def update(params: UpdateInput, context: ToolContext) -> dict[str, Any]:
     """Change some fields of event `eventId` (only those given; null clears a field). The
     compensation restores the previous values."""
@@ -204,12 +205,12 @@ def update(params: UpdateInput, context: ToolContext) -> dict[str, Any]:
         previous = {name: _restorable(before, name) for name in body}
         return {
             "event": _brief(event),
-            "compensation": {"action": "calendar.update",
-                             "params": {"calendarId": params.calendar_id, "eventId": params.event_id, **previous}},
+            "compensation": context.record_compensation(
+                "calendar.update", {"calendarId": params.calendar_id, "eventId": params.event_id, **previous}),
         }
 
 
-@tool.action("delete", side_effect=SideEffect.WRITE, credits=10)
+@tool.action("delete", side_effect=SideEffect.WRITE, credits=10, inverses=("calendar.create",))
 def delete(params: DeleteInput, context: ToolContext) -> dict[str, Any]:
     """Delete event `eventId` (a data deletion: approval policies may ask a person first).
     The compensation re-creates it from the event as it was."""
@@ -228,6 +229,7 @@ def delete(params: DeleteInput, context: ToolContext) -> dict[str, Any]:
             recreate["summary"] = ""
         return {
             "deleted": True, "eventId": params.event_id,
-            "compensation": {"action": "calendar.create", "params": {"calendarId": params.calendar_id, **recreate}},
+            "compensation": context.record_compensation("calendar.create",
+                                                        {"calendarId": params.calendar_id, **recreate}),
         }
 

@@ -3,9 +3,10 @@
 `query` runs one statement in a READ ONLY transaction under a statement timeout and a row
 cap. `execute` and `delete` are structured (table, values/set, where + params): they lock
 and record the affected rows' before-image first, change exactly those rows by primary key,
-and return the compensation that undoes the change (`rollback`). This module must never
-put agent text into an identifier unvalidated or unquoted, never send more than one
-statement per call, and never reveal a connection's URL (it holds the password).
+and record (through the ToolContext) and return the compensation that undoes the change
+(`rollback`). This module must never put agent text into an identifier unvalidated or
+unquoted, never send more than one statement per call, and never reveal a connection's
+URL (it holds the password).
 """
 from __future__ import annotations
 
@@ -108,14 +109,14 @@ def _lock_rows(cur: Cursor, table: Table, params: _WriteInput) -> list[Row]:
 
 
 def _outcome(params: _WriteInput, operation: str, before: list[Row], after: list[Row], rowcount: int,
-             undo: Row) -> dict[str, Any]:
-    compensation = {"action": "database.rollback",
-                    "params": {"connection": params.connection, "table": params.table, **undo}}
+             undo: Row, context: ToolContext) -> dict[str, Any]:
+    compensation = context.record_compensation(
+        "database.rollback", {"connection": params.connection, "table": params.table, **undo})
     return {"operation": operation, "rowcount": rowcount, "beforeImage": rows_json(before), "rows": rows_json(after),
             "compensation": compensation}
 
 
-@tool.action("execute", side_effect=SideEffect.WRITE, credits=50)
+@tool.action("execute", side_effect=SideEffect.WRITE, credits=50, inverses=("database.rollback",))
 def execute(params: ExecuteInput, context: ToolContext) -> dict[str, Any]:
     """INSERT rows (table + values) or UPDATE rows (table + set + where + params) on a named connection.
 
@@ -128,17 +129,17 @@ def execute(params: ExecuteInput, context: ToolContext) -> dict[str, Any]:
             rows = params.values if isinstance(params.values, list) else [params.values]
             after = insert_rows(cur, table, rows)
             undo: Row = {"operation": "delete", "keys": rows_json([key_of(table, r) for r in after])}
-            return _outcome(params, "insert", [], after, len(after), undo)
+            return _outcome(params, "insert", [], after, len(after), undo, context)
         assert params.set is not None  # checked by ExecuteInput
         table.check_columns(list(params.set))
         before = _lock_rows(cur, table, params)
         after = update_by_key(cur, table, [key_of(table, r) for r in before], params.set) if before else []
         undo = {"operation": "update", "updates": [
             {"key": jsonable(key_of(table, r)), "values": jsonable({c: r[c] for c in params.set})} for r in before]}
-        return _outcome(params, "update", before, after, len(after), undo)
+        return _outcome(params, "update", before, after, len(after), undo, context)
 
 
-@tool.action("delete", side_effect=SideEffect.WRITE, credits=50)
+@tool.action("delete", side_effect=SideEffect.WRITE, credits=50, inverses=("database.rollback",))
 def delete(params: DeleteInput, context: ToolContext) -> dict[str, Any]:
     """DELETE the rows matching where + params on a named connection, keeping their before-image.
 
@@ -150,7 +151,7 @@ def delete(params: DeleteInput, context: ToolContext) -> dict[str, Any]:
         rowcount = delete_by_key(cur, table, [key_of(table, r) for r in before]) if before else 0
         undo = {"operation": "insert", "rows": rows_json([{c: v for c, v in r.items() if c not in table.generated}
                                                         for r in before])}
-        return _outcome(params, "delete", before, [], rowcount, undo)
+        return _outcome(params, "delete", before, [], rowcount, undo, context)
 
 
 # --- rollback -----------------------------------------------------------------------------------------

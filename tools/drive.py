@@ -2,7 +2,7 @@
 
 Uploads read only text, base64 or a file under the task's artifacts directory, and carry
 a key derived from the step's idempotency key (an appProperty), so a retried upload finds
-the first file instead of making a second; they return a compensation (drive.delete).
+the first file instead of making a second; they record a compensation (drive.delete).
 Downloads land in artifacts_dir/<task id>/ and are size-capped. It must never read or
 write outside the artifacts directory, nor put a Google token in an output or an error.
 """
@@ -103,11 +103,11 @@ def _multipart(metadata: dict[str, Any], content: bytes, mime_type: str) -> tupl
     return body, f"multipart/related; boundary={boundary}"
 
 
-def _uploaded(file: dict[str, Any]) -> dict[str, Any]:
-    return {"file": file, "compensation": {"action": "drive.delete", "params": {"fileId": file["id"]}}}
+def _uploaded(file: dict[str, Any], context: ToolContext) -> dict[str, Any]:
+    return {"file": file, "compensation": context.record_compensation("drive.delete", {"fileId": file["id"]})}
 
 
-@tool.action("upload", side_effect=SideEffect.WRITE, credits=20)
+@tool.action("upload", side_effect=SideEffect.WRITE, credits=20, inverses=("drive.delete",))
 def upload(params: UploadInput, context: ToolContext) -> dict[str, Any]:
     """Upload a file (at most 5 MB) named `name` from `text`, `contentBase64` or `path` (a file
     in the task's artifacts directory), optionally into folders `parents`."""
@@ -121,13 +121,13 @@ def upload(params: UploadInput, context: ToolContext) -> dict[str, Any]:
                 "q": f"appProperties has {{ key='{KEY_PROPERTY}' and value='{key}' }} and trashed = false",
                 "fields": f"files({FILE_FIELDS})", "pageSize": 1}).json() or {}
             if found.get("files"):  # a retry: the first attempt made it
-                return _uploaded(found["files"][0])
+                return _uploaded(found["files"][0], context)
         mime_type = params.mime_type or mimetypes.guess_type(params.name)[0] or "application/octet-stream"
         metadata.update({"mimeType": mime_type, "parents": params.parents or None, "description": params.description})
         body, content_type = _multipart({k: v for k, v in metadata.items() if v is not None}, content, mime_type)
         file = google.request("POST", "/upload/drive/v3/files", data=body, headers={"Content-Type": content_type},
                               params={"uploadType": "multipart", "fields": FILE_FIELDS}).json()
-        return _uploaded(file)
+        return _uploaded(file, context)
 
 
 @tool.action("download", credits=20)
