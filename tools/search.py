@@ -3,7 +3,10 @@
 Every provider's base URL comes from settings, every request goes through tools.http's
 `request()` (egress policy, timeouts, size caps), and every result is normalized to
 {title, url, snippet, score, time, source}. It only reads; it must never send an API key
-anywhere but the configured web search endpoint, nor parse XML with a DTD.
+anywhere but the configured web search endpoint, nor let a feed parser fetch anything itself.
+
+Hacker News keyword search speaks the Algolia HN Search API (HACKERNEWS_SEARCH_URL, default
+https://hn.algolia.com/api/v1): GET /search?query=&tags=story&numericFilters=created_at_i>T.
 
 Web search speaks the Brave Search API shape: GET WEB_SEARCH_API_URL (default
 https://api.search.brave.com/res/v1/web/search) with `q` and `count`, the key in the
@@ -11,16 +14,16 @@ X-Subscription-Token header, results under {"web": {"results": [...]}}.
 """
 from __future__ import annotations
 
+import calendar
 import html
+import io
 import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 from urllib.parse import urlencode
 
-from defusedxml import DefusedXmlException
-from defusedxml import ElementTree as SafeET
+import feedparser
 from pydantic import BaseModel, Field, ValidationError
 
 from .base import Tool, ToolContext, ToolInput
@@ -81,6 +84,8 @@ class HackerNewsInput(ToolInput):
     feed: Literal["top", "new", "best"] = "top"
     count: int = Field(default=10, ge=1, le=MAX_COUNT)
     keywords: list[str] = Field(default_factory=list, description="Keep stories whose title has any of these")
+    query: str | None = Field(default=None, min_length=1, max_length=512,
+                              description="Search all stories (Algolia HN Search) instead of reading a feed")
 
 
 class _HNIds(BaseModel):
@@ -112,9 +117,41 @@ def hackernews_stories(params: HackerNewsInput, context: ToolContext) -> list[di
     return [_hn_item(i) for i in items if i.title and _matches(i.title, params.keywords)][: params.count]
 
 
+class _AlgoliaHit(BaseModel):
+    object_id: str = Field(alias="objectID")
+    title: str | None = None
+    url: str | None = None
+    points: int | None = None
+    created_at_i: int | None = None
+    story_text: str | None = None
+
+
+class _AlgoliaResults(BaseModel):
+    hits: list[_AlgoliaHit]
+
+
+def hackernews_search(query: str, context: ToolContext, *, count: int = 10,
+                      since: datetime | None = None) -> list[dict[str, Any]]:
+    """Stories matching `query` (newer than `since`), from the Algolia HN Search API."""
+    base = _setting("HACKERNEWS_SEARCH_URL", "https://hn.algolia.com/api/v1")
+    asked: dict[str, str | int] = {"query": query, "tags": "story", "hitsPerPage": count}
+    if since is not None:
+        asked["numericFilters"] = f"created_at_i>{int(since.timestamp())}"
+    body = request("GET", f"{base}/search?{urlencode(asked)}", context)["body"]
+    hits = _parse(_AlgoliaResults, body, "Hacker News search").hits
+    return [
+        _result("hackernews", h.title, h.url or f"https://news.ycombinator.com/item?id={h.object_id}",
+                _text(h.story_text), h.points, _iso(h.created_at_i))
+        for h in hits if h.title
+    ][:count]
+
+
 @tool.action("hackernews", credits=10)
 def hackernews(params: HackerNewsInput, context: ToolContext) -> dict[str, Any]:
-    """Top, new or best Hacker News stories, optionally only those whose title has a keyword."""
+    """Top, new or best Hacker News stories, optionally only those whose title has a keyword;
+    or, with `query`, stories matching it among all of Hacker News (newest and best first)."""
+    if params.query:
+        return {"results": hackernews_search(params.query, context, count=params.count)}
     return {"results": hackernews_stories(params, context)}
 
 
@@ -191,25 +228,28 @@ class GoogleNewsInput(ToolInput):
     country: str = Field(default="US", pattern=r"^[A-Z]{2}$")
 
 
-def _rss_items(text: Any) -> list[Any]:
+def feed_entries(text: Any, what: str) -> list[Any]:
+    """The entries of an RSS or Atom document, read by feedparser.
+
+    feedparser is given a stream, never the text itself: a string that looks like a URL
+    or a path would make it fetch or open that, past the egress policy. It never expands
+    entities declared in a DTD (it strips the declarations), so a hostile feed stays small.
+    """
     if not isinstance(text, str):
-        raise ToolError("unexpected response from Google News: not an RSS document")
-    try:
-        root = SafeET.fromstring(text, forbid_dtd=True)
-    except DefusedXmlException as exc:
-        raise ToolError(f"refused Google News response: XML with a DTD or entities ({type(exc).__name__})") from None
-    except SafeET.ParseError as exc:
-        raise ToolError(f"unexpected response from Google News: not well-formed XML ({exc})") from None
-    if root.tag != "rss" or root.find("channel") is None:
-        raise ToolError(f"unexpected response from Google News: root element is <{root.tag}>, not an RSS feed")
-    return root.findall("channel/item")
+        raise ToolError(f"unexpected response from {what}: not an RSS or Atom document")
+    # The body is already decoded text, so its charset is UTF-8 now whatever the prolog says.
+    feed = feedparser.parse(io.BytesIO(text.encode("utf-8")),
+                            response_headers={"content-type": "application/xml; charset=utf-8"})
+    if not feed.version:
+        reason = f" ({feed.bozo_exception})" if feed.get("bozo_exception") else ""
+        raise ToolError(f"unexpected response from {what}: not an RSS or Atom feed{reason}")
+    return list(feed.entries)
 
 
-def _rss_time(value: str | None) -> str | None:
-    try:
-        return _iso(parsedate_to_datetime(value)) if value else None
-    except (TypeError, ValueError):
-        return None
+def entry_time(entry: Any) -> str | None:
+    """An entry's publication (or update) time as ISO UTC; feedparser parses it as UTC."""
+    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
+    return _iso(float(calendar.timegm(parsed))) if parsed else None
 
 
 def google_news_items(params: GoogleNewsInput, context: ToolContext) -> list[dict[str, Any]]:
@@ -217,11 +257,11 @@ def google_news_items(params: GoogleNewsInput, context: ToolContext) -> list[dic
     query = urlencode({"q": params.query, "hl": params.language, "gl": params.country,
                        "ceid": f"{params.country}:{lang}"})
     base = _setting("GOOGLE_NEWS_RSS_URL", "https://news.google.com/rss/search")
-    items = _rss_items(request("GET", f"{base}?{query}", context)["body"])
+    entries = feed_entries(request("GET", f"{base}?{query}", context)["body"], "Google News")
     return [
-        _result("google_news", item.findtext("title", ""), item.findtext("link", ""),
-                _text(item.findtext("description")), None, _rss_time(item.findtext("pubDate")))
-        for item in items[: params.count]
+        _result("google_news", entry.get("title", ""), entry.get("link", ""), _text(entry.get("summary")),
+                None, entry_time(entry))
+        for entry in entries[: params.count]
     ]
 
 

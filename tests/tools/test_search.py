@@ -49,6 +49,24 @@ BILLION_LAUGHS = """<?xml version="1.0"?>
 <!DOCTYPE rss [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>
 <rss version="2.0"><channel><item><title>&lol2;</title><link>https://x.example</link></item></channel></rss>"""
 
+XXE = """<?xml version="1.0"?>
+<!DOCTYPE rss [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<rss version="2.0"><channel><item><title>x &xxe;</title><link>https://x.example</link></item></channel></rss>"""
+
+ATOM = """<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>
+<entry><title>Agents in Atom</title><link href="https://atom.example/1"/><id>urn:1</id>
+<updated>2023-11-16T10:00:00Z</updated><summary type="html">Summary in &lt;b&gt;bold&lt;/b&gt;</summary></entry>
+</feed>"""
+
+ALGOLIA = {"hits": [
+    {"objectID": "76", "title": "AI agents in production", "url": "https://example.com/prod", "author": "ann",
+     "points": 321, "num_comments": 40, "created_at": "2023-11-14T22:13:20Z", "created_at_i": 1_700_000_000,
+     "story_text": None, "_tags": ["story", "author_ann", "story_76"]},
+    {"objectID": "77", "title": "Ask HN: Are AI agents useful?", "url": None, "author": "bob", "points": 12,
+     "num_comments": 3, "created_at": "2023-11-14T23:13:20Z", "created_at_i": 1_700_003_600,
+     "story_text": "<p>Curious what works</p>", "_tags": ["story", "ask_hn"]},
+], "nbHits": 2, "page": 0, "nbPages": 1, "hitsPerPage": 5, "query": "ai agents"}
+
 BRAVE_RESPONSE = {"type": "search", "query": {"original": "agent engine"}, "web": {"type": "search", "results": [
     {"title": "Agent engines explained", "url": "https://docs.example.com/engines",
      "description": "How an <strong>agent engine</strong> runs steps.", "page_age": "2023-11-01T10:00:00"},
@@ -223,10 +241,43 @@ def test_malformed_rss_is_a_clear_error(providers, tool_context):
         run("google_news", {"query": "x"}, tool_context)
 
 
-def test_xml_with_doctype_and_entities_is_refused(providers, tool_context):
+def test_entities_declared_in_a_dtd_are_never_expanded(providers, tool_context):
     providers.xml("/rss/search", BILLION_LAUGHS)
-    with pytest.raises(ToolError, match=r"refused .* DTD"):
+    [result] = run("google_news", {"query": "x"}, tool_context)["results"]
+    assert "lol" not in result["title"].replace("&lol2;", "")  # the declaration was dropped, not expanded
+
+
+def test_an_external_entity_is_never_read(providers, tool_context):
+    providers.xml("/rss/search", XXE)
+    [result] = run("google_news", {"query": "x"}, tool_context)["results"]
+    assert "root:" not in result["title"]
+
+
+def test_a_body_that_looks_like_a_url_is_not_fetched_by_the_feed_parser(providers, tool_context):
+    providers.routes["/rss/search"] = (200, "text/plain", f"{providers.url}/secret")
+    with pytest.raises(ToolError, match="not an RSS or Atom feed"):
         run("google_news", {"query": "x"}, tool_context)
+    assert "/secret" not in [r["path"] for r in providers.requests]
+
+
+def test_atom_feeds_are_read_too(providers, tool_context):
+    providers.xml("/rss/search", ATOM)
+    assert run("google_news", {"query": "x"}, tool_context)["results"] == [
+        {"title": "Agents in Atom", "url": "https://atom.example/1", "snippet": "Summary in bold",
+         "score": None, "time": "2023-11-16T10:00:00Z", "source": "google_news"}]
+
+
+def test_hackernews_query_uses_the_search_api(providers, tool_context, settings):
+    settings.HACKERNEWS_SEARCH_URL = f"{providers.url}/api/v1"
+    providers.json("/api/v1/search", ALGOLIA)
+    results = run("hackernews", {"query": "ai agents", "count": 5}, tool_context)["results"]
+    assert results == [
+        {"title": "AI agents in production", "url": "https://example.com/prod", "snippet": "", "score": 321,
+         "time": "2023-11-14T22:13:20Z", "source": "hackernews"},
+        {"title": "Ask HN: Are AI agents useful?", "url": "https://news.ycombinator.com/item?id=77",
+         "snippet": "Curious what works", "score": 12, "time": "2023-11-14T23:13:20Z", "source": "hackernews"},
+    ]
+    assert providers.requests[-1]["query"] == {"query": ["ai agents"], "tags": ["story"], "hitsPerPage": ["5"]}
 
 
 def test_loopback_is_refused_without_the_allowlist(server, settings):
