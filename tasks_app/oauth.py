@@ -24,8 +24,9 @@ from django.views.decorators.http import require_POST
 
 from tools.config import setting
 from tools.egress import EgressPolicy
-from tools.errors import EgressDenied
+from tools.errors import EgressDenied, TransientToolError
 from tools.google import DEFAULT_TOKEN_URI
+from tools.pinning import pinned_session
 
 from . import credentials
 
@@ -111,13 +112,15 @@ def _exchange(code: str, redirect_uri: str) -> dict[str, Any]:
     form = {"code": code, "client_id": client_id, "client_secret": client_secret, "redirect_uri": redirect_uri,
             "grant_type": "authorization_code"}
     try:
-        EgressPolicy.from_settings().check_url(token_uri)
-        response = requests.post(token_uri, data=form, timeout=float(setting("AGENT_HTTP_TIMEOUT_S", 15)),
-                                 allow_redirects=False)
-        answer = response.json()
+        egress = EgressPolicy.from_settings()
+        egress.check_target(token_uri)
+        with pinned_session(egress) as session:  # connects to the address it checked
+            response = session.post(token_uri, data=form, timeout=float(setting("AGENT_HTTP_TIMEOUT_S", 15)),
+                                    allow_redirects=False)
+            answer = response.json()
     except EgressDenied as exc:
         raise ConnectError(f"The token endpoint may not be reached: {exc}") from None
-    except (requests.RequestException, ValueError) as exc:
+    except (requests.RequestException, ValueError, TransientToolError) as exc:
         log.warning("Google token exchange failed: %s", exc.__class__.__name__)
         raise ConnectError("Google's token endpoint did not answer properly; try again in a moment.") from None
     if response.status_code != 200 or not isinstance(answer, dict) or not answer.get("access_token"):

@@ -1,7 +1,8 @@
 """google: OAuth2 user credentials and an authorized session for the Google tools.
 
-Builds google-auth credentials from ``context.credentials["google"]``, checks every URL
-(token refreshes included) against the egress policy, lets google-auth refresh expired
+Builds google-auth credentials from ``context.credentials["google"]``, sends every request
+(token refreshes included) through the egress policy's pinned transport (tools.pinning: each
+connection goes to the address the policy checked), lets google-auth refresh expired
 tokens, and turns Google's answers into ToolErrors. It must never put an access token,
 refresh token or client secret into an output, an error message or a log line.
 
@@ -25,6 +26,7 @@ from .base import ToolContext
 from .config import setting
 from .egress import EgressPolicy
 from .errors import ToolError, TransientToolError
+from .pinning import PinnedAdapter, pinned_session
 
 DEFAULT_TOKEN_URI = "https://oauth2.googleapis.com/token"
 API_BASES = {
@@ -108,16 +110,16 @@ def refreshed_credentials(creds: Credentials) -> dict[str, Any]:
 
 
 class _EgressRequest(Request):
-    """google-auth's transport for token refreshes, with the egress policy in front."""
+    """google-auth's transport for token refreshes, on the egress policy's pinned session."""
 
     def __init__(self, egress: EgressPolicy):
-        self.http_session = requests.Session()
+        self.http_session = pinned_session(egress)
         super().__init__(self.http_session)
         self._egress = egress
 
     def __call__(self, url: str, method: str = "GET", body: Any = None, headers: Any = None,
                  timeout: Any = 30, **kwargs: Any) -> Any:
-        self._egress.check_url(url)
+        self._egress.check_target(url)
         kwargs["allow_redirects"] = False
         return super().__call__(url, method=method, body=body, headers=headers, timeout=timeout, **kwargs)
 
@@ -148,6 +150,9 @@ class GoogleSession:
         self.max_bytes = int(setting("AGENT_HTTP_MAX_BYTES", 5 * 1024 * 1024))
         self._auth_request = _EgressRequest(context.egress)
         self.session = AuthorizedSession(self.credentials, auth_request=self._auth_request)
+        self.session.trust_env = False  # no proxy or .netrc from the environment (see tools.pinning)
+        for prefix in ("http://", "https://"):
+            self.session.mount(prefix, PinnedAdapter(context.egress))
 
     def __enter__(self) -> GoogleSession:
         return self
@@ -171,7 +176,7 @@ class GoogleSession:
 
     def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         url = self.base + path
-        self.context.egress.check_url(url)
+        self.context.egress.check_target(url)  # the host is resolved and checked as it is connected
         try:
             response = self.session.request(method, url, timeout=self.timeout, allow_redirects=False,
                                             stream=True, **kwargs)

@@ -1,25 +1,35 @@
 """http: GET/POST to web APIs under the egress policy, with time and size caps.
 
-Redirects are followed by hand so that every hop is checked against the policy.
+Every connection goes to the address the policy checked (tools.pinning). Redirects are
+followed by hand so that every hop is checked, and credentials stay with their origin.
 """
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from pydantic import Field
 
 from .base import SideEffect, Tool, ToolContext, ToolInput
 from .errors import ToolError, ToolInputError, TransientToolError
+from .pinning import pinned_session
 
 tool = Tool("http", "Make HTTP requests to APIs.")
 
 MAX_REDIRECTS = 5
 MAX_BATCH = 50
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+CREDENTIAL_HEADERS = frozenset({
+    "authorization", "proxy-authorization", "cookie", "x-api-key", "api-key", "x-subscription-token",
+    "x-auth-token", "x-access-token",
+})
+# Custom names that look like credentials (X-Custom-Auth, X-Session-Token...) are dropped too.
+_CREDENTIAL_NAME = re.compile(r"auth|token|secret|passw|key|session|cookie|signature|credential", re.I)
 
 
 def _limits() -> tuple[int, int]:
@@ -40,33 +50,58 @@ def _read_capped(response: requests.Response, max_bytes: int) -> bytes:
 
 def request(
     method: str, url: str, context: ToolContext, *, headers: dict[str, str] | None = None,
-    body: Any = None, timeout_s: float | None = None,
+    body: Any = None, timeout_s: float | None = None, secret_headers: Iterable[str] = (),
 ) -> dict[str, Any]:
-    """One request under the egress policy; returns status, headers and the decoded body."""
+    """One request under the egress policy; returns status, headers and the decoded body.
+
+    `secret_headers` names headers beyond the usual credentials that must not follow a
+    redirect to another origin.
+    """
     default_timeout, max_bytes = _limits()
     timeout = min(timeout_s or default_timeout, default_timeout * 4)
     headers = dict(headers or {})
     if method != "GET" and context.idempotency_key:
         headers.setdefault("Idempotency-Key", context.idempotency_key)
-    for _ in range(MAX_REDIRECTS + 1):
-        context.egress.check_url(url)
-        try:
-            response = requests.request(
-                method, url, headers=headers, timeout=timeout, allow_redirects=False, stream=True,
-                **({"json": body} if body is not None else {}),
-            )
-        except requests.Timeout as exc:
-            raise TransientToolError(f"{method} {url} timed out after {timeout}s") from exc
-        except requests.ConnectionError as exc:
-            raise TransientToolError(f"{method} {url} could not connect: {exc.__class__.__name__}") from exc
-        if response.is_redirect and "location" in response.headers:
-            url = urljoin(url, response.headers["location"])
-            method = "GET" if response.status_code in (301, 302, 303) else method
-            body = None if method == "GET" else body
-            response.close()
-            continue
-        return _decode(method, url, response, max_bytes)
+    origin, secret = None, tuple(secret_headers)
+    with pinned_session(context.egress) as session:
+        for _ in range(MAX_REDIRECTS + 1):
+            # Scheme and host only: the host is resolved and checked as it is connected (tools.pinning).
+            target = (urlsplit(url).scheme, *context.egress.check_target(url))
+            origin = origin or target
+            if target != origin:
+                headers = without_credentials(headers, secret)
+            response = _send(session, method, url, headers, body, timeout)
+            if response.is_redirect and "location" in response.headers:
+                url = urljoin(url, response.headers["location"])
+                method = "GET" if response.status_code in (301, 302, 303) else method
+                body = None if method == "GET" else body
+                response.close()
+                continue
+            return _decode(method, url, response, max_bytes)
     raise ToolError(f"{method} {url}: more than {MAX_REDIRECTS} redirects")
+
+
+def _send(session: requests.Session, method: str, url: str, headers: dict[str, str], body: Any,
+          timeout: float) -> requests.Response:
+    try:
+        return session.request(method, url, headers=headers, timeout=timeout, allow_redirects=False, stream=True,
+                               **({"json": body} if body is not None else {}))
+    except requests.Timeout as exc:
+        raise TransientToolError(f"{method} {url} timed out after {timeout}s") from exc
+    except requests.ConnectionError as exc:
+        raise TransientToolError(f"{method} {url} could not connect: {exc.__class__.__name__}") from exc
+
+
+def without_credentials(headers: dict[str, str], secret: Iterable[str] = ()) -> dict[str, str]:
+    """`headers` less anything that authenticates: what may be sent once scheme, host or port changed."""
+    marked = {name.lower() for name in secret}
+
+    def credential(name: str) -> bool:
+        low = name.lower()
+        return low in CREDENTIAL_HEADERS or low in marked or (
+            low != "idempotency-key" and bool(_CREDENTIAL_NAME.search(low)))  # the retry key is no secret
+
+    return {name: value for name, value in headers.items() if not credential(name)}
 
 
 def _decode(method: str, url: str, response: requests.Response, max_bytes: int) -> dict[str, Any]:

@@ -137,3 +137,65 @@ def test_get_batch_keeps_order_and_fills_url_templates(servers, tool_context):
         call("getBatch", {"ids": [1], "urlTemplate": f"{servers[0]}/item"}, tool_context)
     with pytest.raises(ToolInputError, match="at most 50"):
         call("getBatch", {"urls": [f"{servers[0]}/x"] * 51}, tool_context)
+
+
+# --- DNS rebinding and credentials on redirects (issue 16) ---------------------------------------
+
+
+@pytest.fixture
+def twins():
+    from tests.fakes.rebinding import twin_servers
+
+    allowed, internal = twin_servers()
+    yield allowed, internal
+    allowed.close()
+    internal.close()
+
+
+def test_dns_rebinding_cannot_reach_the_internal_address(twins, monkeypatch):
+    """rebind.test answers 127.0.0.2 (allowed) to the first lookup and 127.0.0.3 (internal) after."""
+    from tests.fakes.rebinding import ALLOWED, INTERNAL, RebindingDNS
+
+    allowed, internal = twins
+    dns = RebindingDNS("rebind.test", [ALLOWED, INTERNAL])
+    dns.patch(monkeypatch)
+    out = call("get", {"url": f"http://rebind.test:{allowed.port}/admin"}, context(f"{ALLOWED}/32"))
+    assert out == f"<p id='who'>{ALLOWED}</p>"
+    assert internal.requests == []
+    assert [(r["path"], r["host"]) for r in allowed.requests] == [("/admin", f"rebind.test:{allowed.port}")]
+    with pytest.raises(EgressDenied, match=r"rebind\.test resolves to 127\.0\.0\.3"):  # the next lookup
+        call("get", {"url": f"http://rebind.test:{allowed.port}/admin"}, context(f"{ALLOWED}/32"))
+    assert internal.requests == []
+
+
+def test_credentials_do_not_follow_a_redirect_to_another_host(twins):
+    allowed, other = twins
+    allowed.pages["/same"] = (302, {"Location": "/landing"}, "")
+    allowed.pages["/away"] = (302, {"Location": f"{other.url}/landing"}, "")
+    secrets = {"Authorization": "Bearer s3cret", "X-Api-Key": "k-123", "Cookie": "sid=1", "X-Custom-Auth": "a-1"}
+    ctx, headers = context("127.0.0.0/8"), {**secrets, "X-Tenant": "t-9", "Accept": "text/html"}
+    assert call("get", {"url": f"{allowed.url}/same", "headers": headers}, ctx)
+    assert allowed.requests[-1]["headers"]["authorization"] == "Bearer s3cret"  # same origin: kept
+
+    assert call("get", {"url": f"{allowed.url}/away", "headers": headers}, ctx)
+    assert allowed.requests[-1]["headers"]["x-api-key"] == "k-123"  # the first hop got them
+    sent = other.requests[-1]["headers"]
+    assert sent["accept"] == "text/html" and sent["x-tenant"] == "t-9"
+    assert not {"authorization", "x-api-key", "cookie", "x-custom-auth"} & set(sent)
+
+    from tools.http import request  # a caller may mark more headers secret
+
+    request("GET", f"{allowed.url}/away", ctx, headers=headers, secret_headers=["X-Tenant"])
+    assert "x-tenant" not in other.requests[-1]["headers"]
+
+
+def test_the_web_search_key_stays_with_the_search_api(twins, settings):
+    from tools.search import tool as search
+
+    allowed, other = twins
+    allowed.pages["/search?q=ada&count=3"] = (307, {"Location": f"{other.url}/search"}, "")
+    other.pages["/search"] = (200, {"Content-Type": "application/json"}, '{"web": {"results": []}}')
+    settings.WEB_SEARCH_API_URL, settings.WEB_SEARCH_API_KEY = f"{allowed.url}/search", "operator-key"
+    assert search.actions["web"].run({"query": "ada", "count": 3}, context("127.0.0.0/8")) == {"results": []}
+    assert allowed.requests[-1]["headers"]["x-subscription-token"] == "operator-key"
+    assert "x-subscription-token" not in other.requests[-1]["headers"]
