@@ -111,11 +111,25 @@ def _decode(method: str, url: str, response: requests.Response, max_bytes: int) 
         data: Any = json.loads(text) if text else None
     except ValueError:
         data = text
-    if response.status_code in TRANSIENT_STATUSES:
-        raise TransientToolError(f"{method} {url} answered {response.status_code}")
-    if response.status_code >= 400:
-        raise ToolError(f"{method} {url} answered {response.status_code}: {text[:300]}")
-    return {"status": response.status_code, "url": url, "body": data}
+    status, headers = response.status_code, dict(response.headers)
+    if status in TRANSIENT_STATUSES:
+        raise TransientHTTPStatusError(f"{method} {url} answered {status}", status=status, headers=headers)
+    if status >= 400:
+        raise HTTPStatusError(f"{method} {url} answered {status}: {text[:300]}", status=status, headers=headers)
+    # `content` is the raw bytes, for callers that decode themselves (a spreadsheet, a CSV in cp1252)
+    return {"status": status, "url": url, "body": data, "headers": headers, "content": raw}
+
+
+class HTTPStatusError(ToolError):
+    """An error status; callers for whom one is an answer (a 404 "no match") read status and headers."""
+
+    def __init__(self, message: str, *, status: int = 0, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.headers = status, headers or {}
+
+
+class TransientHTTPStatusError(TransientToolError, HTTPStatusError):
+    """408, 429, 5xx: retried like any transient error; Retry-After is in headers."""
 
 
 class GetInput(ToolInput):
