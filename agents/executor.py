@@ -33,7 +33,7 @@ from .expressions import resolve
 from .finish import complete_task, fail_task, unmet_goal
 from .llm import get_provider
 from .planner import is_reactive
-from .redact import redact
+from .redact import redact, redact_output, secret_strings
 from .toolcontext import build_tool_context, idempotency_key, reference_context, save_refreshed_credentials
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,7 @@ class Attempt:
     goal_met: bool | None = None  # its verdict, when it finished through the finish tool
     tool_state: dict[str, Any] = field(default_factory=dict)
     compensation: dict[str, Any] | None = None  # recorded by the tool through its context, never its output
+    secrets: set[str] = field(default_factory=set)  # masked by value in the row and the trace
 
 
 def run_step(task_id: str) -> str:
@@ -177,6 +178,8 @@ def _act(task: Task, token: str, attempt: Attempt, existing: TaskExecution | Non
         tool = registry.tools()[action.tool]
         context = build_tool_context(task, attempt.number, uses_credentials=tool.uses_credentials)
         stored = copy.deepcopy(context.credentials)
+        attempt.secrets = context.secrets  # the same set: what the tool marks while it runs counts too
+        context.secrets.update(secret_strings(stored))
         with leases.keep_alive(task.id, token):
             attempt.output = action.run(attempt.params, context)
         save_refreshed_credentials(task, stored, context)
@@ -201,10 +204,12 @@ def _record_start(task: Task, attempt: Attempt, existing: TaskExecution | None) 
 
 def _row_fields(task: Task, attempt: Attempt, status: str) -> dict[str, Any]:
     return {
-        "action": attempt.action, "tool": attempt.action.split(".", 1)[0], "input": redact(attempt.params),
+        "action": attempt.action, "tool": attempt.action.split(".", 1)[0],
+        "input": redact(attempt.params, attempt.secrets),
         "reasoning": attempt.reasoning, "status": status, "side_effect": attempt.side_effect.value,
         "idempotency_key": idempotency_key(task, attempt.number),
-        "output": attempt.output if status == StepStatus.COMPLETED else None, "error": attempt.error,
+        "output": redact_output(attempt.output, attempt.secrets) if status == StepStatus.COMPLETED else None,
+        "error": redact_output(attempt.error, attempt.secrets),
         "compensation": attempt.compensation if status == StepStatus.COMPLETED else None,
         "tokens": attempt.tokens, "credits": attempt.credits if status == StepStatus.COMPLETED else 0,
         "duration": attempt.duration_ms, "attempts": attempt.retries,
@@ -247,12 +252,13 @@ def _save_row(task: Task, attempt: Attempt, status: str) -> None:
 def trace_entry(attempt: Attempt) -> dict[str, Any]:
     entry = {
         "step": attempt.number, "reasoning": attempt.reasoning, "action": attempt.action,
-        "input": redact(attempt.params), "output": attempt.output, "timestamp": timezone.now().isoformat(),
+        "input": redact(attempt.params, attempt.secrets), "output": redact_output(attempt.output, attempt.secrets),
+        "timestamp": timezone.now().isoformat(),
         "status": "failed" if attempt.error else "completed", "tokens": attempt.tokens,
         "credits": attempt.credits if not attempt.error else 0, "duration": attempt.duration_ms,
     }
     if attempt.error:
-        entry["error"] = attempt.error
+        entry["error"] = redact_output(attempt.error, attempt.secrets)
     return entry
 
 

@@ -18,6 +18,7 @@ from tasks_app.models import DeadLetter, Task
 from .errors import DATABASE_DOWN
 from .metrics import record_outcome
 from .notify import notify
+from .redact import redact_output
 from .types import result_for
 
 if TYPE_CHECKING:
@@ -70,6 +71,7 @@ def fail_task(task_id: str, token: str, error: str, *, attempt: Attempt | None =
     """Fail the run with `error` (a user-readable line); the failed step joins the trace."""
     from .executor import trace_entry
 
+    error = redact_output(error, attempt.secrets if attempt is not None else ())
     with transaction.atomic():
         task = Task.objects.select_related("user").get(id=task_id)
         fields: dict[str, Any] = {"error": error[:10_000]}

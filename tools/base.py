@@ -69,6 +69,13 @@ class ToolContext:
     # How to undo this call's change, set through record_compensation by the action that made
     # it: the engine stores this (never a copy inside the output, which may hold fetched data).
     compensation: dict[str, Any] | None = None
+    # Values the engine must mask wherever they appear in this step's trace (a password typed
+    # into a form, a token read from a response): tools add them with mark_secret.
+    secrets: set[str] = field(default_factory=set)
+
+    def mark_secret(self, value: str) -> None:
+        if value:
+            self.secrets.add(value)
 
     def record_compensation(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
         """Record the call (one of this action's declared inverses) that undoes its change.
