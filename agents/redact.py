@@ -15,8 +15,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
 
-SECRET_KEY = re.compile(r"((^|[-_])auth([-_]|$)|authori[sz]ation|api[-_]?key|token|password|passwd|secret|cookie|credential"
-                        r"|signature)", re.I)
+SECRET_KEY = re.compile(r"((^|[-_])auth([-_]|$)|authori[sz]ation|api[-_]?key|token|password|passwd|secret"
+                        r"|cookie|credential|signature)", re.I)
 SECRET_PARAM = re.compile(r"^(key|sig|code|.*(token|secret|password|passwd|api[-_]?key|auth|signature).*)$", re.I)
 URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s\"'<>]+", re.I)
 MASK = "[redacted]"
