@@ -15,13 +15,17 @@ TOOL_MODULES = [
     "tools.http",
     "tools.ai",
     "tools.email",
+    "tools.contacts",
+    "tools.campaign",
     "tools.search",
+    "tools.research",
     "tools.browser",
     "tools.calendar",
     "tools.drive",
     "tools.database",
     "tools.code",
     "tools.image",
+    "tools.prices",
 ]
 
 
