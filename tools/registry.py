@@ -25,7 +25,6 @@ TOOL_MODULES = [
     "tools.database",
     "tools.code",
     "tools.image",
-    "tools.prices",
 ]
 
 
