@@ -11,10 +11,12 @@ import struct
 import time
 from typing import Any, Literal
 
+from playwright.sync_api import expect
 from pydantic import Field
 
 from .base import SideEffect, Tool, ToolContext, ToolInput
 from .browser_session import ACTION_TIMEOUT_MS, MAX_TIMEOUT_MS, NAV_TIMEOUT_MS, Session, in_session
+from .errors import ToolError
 
 tool = Tool("browser", "Drive a headless web browser: open pages, read them, fill and submit forms, take screenshots.")
 
@@ -22,6 +24,7 @@ MAX_TEXT_CHARS, MAX_ITEM_CHARS, MAX_ITEMS = 20_000, 2_000, 200
 SUBMIT_BUTTONS = "button:not([type]), button[type=submit], input[type=submit], input[type=image]"
 EXTRACT_JS = ("(els, [attr, max]) => els.slice(0, max).map("
               "e => attr === null ? (e.innerText ?? e.textContent) : e.getAttribute(attr))")
+SOME_TEXT = re.compile(r"\S")  # what "has text" means: anything but whitespace
 
 
 def _cap(value: Any, limit: int) -> Any:
@@ -48,7 +51,7 @@ class ExtractInput(PageInput):
     attribute: str | None = Field(default=None, max_length=200, description="Return this attribute, not the text")
     all_: bool = Field(default=False, alias="all", description=f"Return every match (at most {MAX_ITEMS}) as a list")
     timeout_ms: int = Field(default=5_000, ge=1, le=MAX_TIMEOUT_MS, alias="timeoutMs",
-                            description="How long to wait for a first match")
+                            description="How long to wait for a first match that has text")
 
 
 class SelectorInput(ToolInput):
@@ -85,16 +88,39 @@ def navigate(params: NavigateInput, context: ToolContext) -> dict[str, Any]:
     return in_session(context, act, restore=False)
 
 
+def read_values(s: Session, selector: str, attribute: str | None, all_: bool, timeout_ms: int) -> Any:
+    """The text (or attribute) of the first match, or a list of every match's with all_.
+
+    Waits, within timeout_ms in all, for a match to exist and then for the first one to
+    have some text: a page's JavaScript often fills a price in after the element appears.
+    """
+    deadline = time.monotonic() + timeout_ms / 1000
+    s.wait_for(selector, "attached", timeout_ms)
+    first = s.page.locator(selector).first
+    left = max(1, round((deadline - time.monotonic()) * 1000))
+    try:
+        if attribute is None:
+            expect(first).to_have_text(SOME_TEXT, use_inner_text=True, timeout=left)
+        else:
+            expect(first).to_have_attribute(attribute, SOME_TEXT, timeout=left)
+    except AssertionError:  # expect's timeout: the element is there but still empty
+        what = "text" if attribute is None else f"{attribute!r} value"
+        raise ToolError(f"selector {selector!r} matched an element on {s.page.url} but it had no {what}"
+                        f" within {timeout_ms} ms") from None
+    values = s.page.locator(selector).evaluate_all(EXTRACT_JS, [attribute, MAX_ITEMS if all_ else 1])
+    if all_:
+        return [_cap(v, MAX_ITEM_CHARS) for v in values]
+    return _cap(values[0], MAX_TEXT_CHARS)
+
+
 @tool.action("extract", credits=20)
 def extract(params: ExtractInput, context: ToolContext) -> Any:
-    """Text (or an attribute) of the first element matching a CSS selector, or of all of them with all=true."""
+    """Text (or an attribute) of the first element matching a CSS selector, or of all of them with all=true.
+
+    Waits (up to timeoutMs) until the first match has text, for pages whose JavaScript fills it in.
+    """
     def act(s: Session) -> Any:
-        s.wait_for(params.selector, "attached", params.timeout_ms)
-        limit = MAX_ITEMS if params.all_ else 1
-        values = s.page.locator(params.selector).evaluate_all(EXTRACT_JS, [params.attribute, limit])
-        if params.all_:
-            return [_cap(v, MAX_ITEM_CHARS) for v in values]
-        return _cap(values[0], MAX_TEXT_CHARS)
+        return read_values(s, params.selector, params.attribute, params.all_, params.timeout_ms)
 
     return in_session(context, act, url=params.url)
 
@@ -157,20 +183,22 @@ def wait_for(params: WaitForInput, context: ToolContext) -> dict[str, Any]:
     return in_session(context, act)
 
 
+def save_screenshot(s: Session, context: ToolContext, full_page: bool = False) -> dict[str, Any]:
+    """A PNG of the session's page in the task's artifacts folder: its path and size."""
+    number = int(s.saved.get("screenshots", 0)) + 1
+    folder = context.artifacts_dir / (re.sub(r"[^A-Za-z0-9_.-]", "_", context.task_id) or "no-task")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"screenshot-{number}.png"
+    png = s.page.screenshot(path=str(path), full_page=full_page, timeout=MAX_TIMEOUT_MS)
+    s.saved["screenshots"] = number
+    width, height = struct.unpack(">II", png[16:24])  # the PNG header's IHDR chunk
+    return {"path": str(path), "width": width, "height": height}
+
+
 @tool.action("screenshot", credits=20)
 def screenshot(params: ScreenshotInput, context: ToolContext) -> dict[str, Any]:
     """Save a PNG of the page (the viewport, or the full page) and return its path and size."""
-    def act(s: Session) -> dict[str, Any]:
-        number = int(s.saved.get("screenshots", 0)) + 1
-        folder = context.artifacts_dir / (re.sub(r"[^A-Za-z0-9_.-]", "_", context.task_id) or "no-task")
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"screenshot-{number}.png"
-        png = s.page.screenshot(path=str(path), full_page=params.full_page, timeout=MAX_TIMEOUT_MS)
-        s.saved["screenshots"] = number
-        width, height = struct.unpack(">II", png[16:24])  # the PNG header's IHDR chunk
-        return {"path": str(path), "width": width, "height": height}
-
-    return in_session(context, act, url=params.url)
+    return in_session(context, lambda s: save_screenshot(s, context, params.full_page), url=params.url)
 
 
 @tool.action("text", credits=10)

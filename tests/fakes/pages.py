@@ -1,6 +1,7 @@
 """A local web site for browser tests: fixed pages served on 127.0.0.1."""
 from __future__ import annotations
 
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -34,3 +35,27 @@ class Site:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+SHOP = '<html><head><title>{name}</title></head><body><h1>{name}</h1><span class="price">{price}</span></body></html>'
+# The price element exists at once but its text arrives later, as a shop's JavaScript renders it.
+JS_SHOP = ('<html><head><title>{name}</title></head><body><h1>{name}</h1><span class="price"></span>'
+           '<script>setTimeout(() => {{ document.querySelector(".price").textContent = {price!r}; }}, {delay_ms});'
+           '</script></body></html>')
+
+
+def shop_page(name: str, price: str) -> str:
+    """A pricing page whose price is in the HTML."""
+    return SHOP.format(name=name, price=price)
+
+
+def js_shop_page(name: str, price: str, delay_ms: int = 300) -> str:
+    """A pricing page whose price JavaScript writes into an empty element after `delay_ms`."""
+    return JS_SHOP.format(name=name, price=price, delay_ms=delay_ms)
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released): connecting is refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
