@@ -108,8 +108,12 @@ DATABASES = {
 # A connection that died (PostgreSQL restarted) is replaced before use instead of failing a step.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Several threads (inline runner, tests) share the file: wait instead of failing.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Several writers (the inline runner, a server, a command) share the file: WAL lets readers
+    # go on while one writes, and IMMEDIATE transactions take the write lock at BEGIN, so a
+    # second writer waits (up to `timeout`) instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        timeout=20, transaction_mode="IMMEDIATE",
+        init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
@@ -157,7 +161,7 @@ AGENT_NOTIFY_EMAIL_KINDS = (
 AGENT_APPROVAL_POLICIES = [
     {"name": "payments", "actions": ["payment.*", "payments.*", "*.charge", "*.pay", "*.refund"],
      "reason": "financial transactions require approval"},
-    {"name": "mass-email", "actions": ["email.send"], "min_recipients": 11,
+    {"name": "mass-email", "actions": ["email.send", "campaign.send"], "min_recipients": 11,
      "reason": "email to more than 10 recipients requires approval"},
     {"name": "data-deletion", "actions": ["*.delete"], "reason": "data deletion requires approval"},
     {"name": "external-writes", "actions": ["http.post", "http.put", "http.patch", "http.delete"],
@@ -194,6 +198,8 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "agent@xantuus.local")
+# Where people reach this site from outside: the base of the unsubscribe links in campaign emails.
+PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/")
 
 # --- Celery: Redis broker, results in the database, beat from the database ------------
 PRIORITIES = ("urgent", "high", "medium", "low")
