@@ -10,7 +10,8 @@ from tests.fakes import processes
 from tests.fakes.hn_server import FakeHackerNews
 from tests.fakes.processes import Server
 
-pytest_plugins = ["tests.fakes.anthropic_fixtures", "tests.fakes.smtp_sink", "tests.fakes.google_server"]
+pytest_plugins = ["tests.fakes.anthropic_fixtures", "tests.fakes.smtp_sink", "tests.fakes.google_server",
+                  "tests.fakes.pdl_server"]
 
 LOOPBACK = ["127.0.0.0/8", "::1/128", "localhost"]
 
