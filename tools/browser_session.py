@@ -1,4 +1,4 @@
-"""The browser tool's session machinery: Chromium per thread, egress on every request, state in ToolContext.
+"""The browser tool's session machinery: Chromium per thread, requests fetched on pinned connections, state kept.
 
 A session is rebuilt for every call from ToolContext.state (cookies, localStorage, URL,
 unsubmitted form input) and saved back after it, so the next step may run in any worker.
@@ -11,21 +11,23 @@ import contextlib
 import json
 import logging
 import os
-import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from http.cookiejar import Cookie
 from typing import Any, TypeVar
 from urllib.parse import urljoin
 
-from playwright.sync_api import Browser, Route, WebSocketRoute, sync_playwright
+import requests
+from playwright.sync_api import Browser, BrowserContext, Request, Route, WebSocketRoute, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from .base import ToolContext
 from .config import setting
 from .errors import EgressDenied, ToolError, TransientToolError
+from .pinning import pinned_session
 
 log = logging.getLogger("tools.browser")
 T = TypeVar("T")
@@ -37,11 +39,20 @@ LAUNCH_ARGS = [
     "--disable-component-update", "--disable-sync", "--dns-prefetch-disable",
     # WebRTC's UDP is not routed through Playwright, so it must not pick local addresses.
     "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+    # Chromium's own network goes nowhere: every request is fetched by the Guard, so anything
+    # Chromium would connect to itself (preconnects, websockets, WebRTC over TCP) meets a proxy
+    # on a closed, privileged port, loopback included, and no name resolves inside Chromium.
+    "--proxy-server=http://127.0.0.1:1", "--proxy-bypass-list=<-loopback>", "--host-resolver-rules=MAP * ~NOTFOUND",
 ]
 VIEWPORT = {"width": 1280, "height": 720}
 NAV_TIMEOUT_MS, ACTION_TIMEOUT_MS, MAX_TIMEOUT_MS = 15_000, 10_000, 60_000
 MAX_REDIRECTS = 10
 MAX_STORAGE_BYTES = 1024 * 1024
+MAX_RESOURCE_BYTES = 32 * 1024 * 1024
+# Request headers the pinned session sets itself; response headers that no longer describe the body.
+UNFORWARDED = frozenset({"host", "cookie", "content-length", "connection", "keep-alive", "transfer-encoding", "te",
+                         "upgrade", "proxy-authorization", "proxy-connection", "accept-encoding"})
+UNRETURNED = frozenset({"content-encoding", "content-length", "transfer-encoding", "connection", "keep-alive"})
 CALL_DEADLINE_S = 180
 
 
@@ -87,15 +98,20 @@ def first_line(exc: Exception) -> str:
 
 
 class _Guard:
-    """Checks every request of one browser context against the egress policy.
+    """Fetches every request of one browser context itself, through the egress policy's pinned session.
 
-    Playwright does not route the hops of a redirect, so requests are fetched with
-    redirects off: a main-frame redirect is handed back to the session to follow (so the
-    page keeps its true URL), any other request's hops are checked and followed here.
+    Chromium never connects anywhere (LAUNCH_ARGS send its own network to a dead proxy):
+    each request is routed here, sent by tools.pinning to the address the policy checked
+    (so a name that rebinds between lookups cannot lead inside), and fulfilled with the
+    answer. Redirects are not followed by the session: a main-frame redirect is handed back
+    to the Session to follow (so the page keeps its true URL), any other request's hops are
+    checked and followed here. Cookies come from, and go back to, the browser context.
     """
 
     def __init__(self, context: ToolContext):
         self.egress = context.egress
+        self.http = pinned_session(context.egress)
+        self.bctx: BrowserContext | None = None
         self.main_frame: Any = None
         self.denied: str | None = None  # why a main-frame navigation was refused
         self.error: str | None = None  # why a main-frame request could not be fetched
@@ -108,37 +124,81 @@ class _Guard:
         except PlaywrightError:  # a request without a frame (a worker's) is never the main frame
             main = False
         try:
-            response = self._fetch(route, request.url, request.method, main)
+            answer = self._fetch(request, main)
         except EgressDenied as exc:
             self.denied = self.denied or (f"{request.url} ({exc})" if main else None)
             return _quietly(route.abort, "blockedbyclient")
-        except (PlaywrightError, ToolError) as exc:
+        except (PlaywrightError, ToolError, requests.RequestException) as exc:
             self.error = first_line(exc) if main else self.error
             return _quietly(route.abort, "failed")
-        if response is None:  # a placeholder page; the session goes on to the checked target
+        if answer is None:  # a placeholder page; the session goes on to the checked target
             return _quietly(route.fulfill, status=200, content_type="text/html", body="")
-        _quietly(route.fulfill, response=response)
+        _quietly(route.fulfill, status=answer.status_code, headers=_answer_headers(answer), body=answer.content)
 
-    def _fetch(self, route: Route, url: str, method: str, main: bool) -> Any:
+    def _fetch(self, request: Request, main: bool) -> requests.Response | None:
+        url, method, body = request.url, request.method, request.post_data_buffer
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in UNFORWARDED}
         for _ in range(MAX_REDIRECTS + 1):
-            self.egress.check_url(url)
-            response = route.fetch(url=url, method=method, max_redirects=0, timeout=NAV_TIMEOUT_MS)
-            location = response.headers.get("location")
-            if not (300 <= response.status < 400 and location):
-                return response
+            self.egress.check_target(url)  # the host is resolved and checked as it is connected
+            answer = self._send(method, url, headers, body)
+            location = answer.headers.get("location")
+            if not (300 <= answer.status_code < 400 and location):
+                return answer
+            self._keep_cookies(answer)  # a hop's cookies: nobody fulfills it, so store them here
             url = urljoin(url, location)
-            method = "GET" if response.status in (301, 302, 303) else method
+            if answer.status_code in (301, 302, 303) and method != "HEAD":
+                method, body = "GET", None
             if main:
                 self.redirect = url
                 return None
         raise ToolError(f"more than {MAX_REDIRECTS} redirects")
 
+    def _send(self, method: str, url: str, headers: dict[str, str], body: bytes | None) -> requests.Response:
+        assert self.bctx is not None
+        cookie = "; ".join(f"{c['name']}={c['value']}" for c in self.bctx.cookies([url]))
+        answer = self.http.request(method, url, headers={**headers, **({"Cookie": cookie} if cookie else {})},
+                                   data=body, allow_redirects=False, stream=True, timeout=NAV_TIMEOUT_MS / 1000)
+        with answer:
+            content = bytearray()
+            for chunk in answer.iter_content(64 * 1024):
+                content += chunk
+                if len(content) > MAX_RESOURCE_BYTES:
+                    raise ToolError(f"{url} is larger than {MAX_RESOURCE_BYTES} bytes")
+        answer._content = bytes(content)  # read once, capped; requests keeps it for .content
+        return answer
+
+    def _keep_cookies(self, answer: requests.Response) -> None:
+        jar = requests.cookies.RequestsCookieJar()
+        requests.cookies.extract_cookies_to_jar(jar, answer.request, answer.raw)
+        cookies = [_playwright_cookie(c) for c in jar]
+        if cookies and self.bctx is not None:
+            self.bctx.add_cookies(cookies)  # type: ignore[arg-type]
+
     def websocket(self, ws: WebSocketRoute) -> None:
-        try:
-            self.egress.check_url(re.sub(r"^ws", "http", ws.url))
-        except EgressDenied:
-            return _quietly(ws.close, code=1008, reason="refused by the egress policy")
-        ws.connect_to_server()
+        # Chromium would open the socket itself, resolving the name again: refuse them all.
+        _quietly(ws.close, code=1008, reason="websockets are not opened by the browser tool")
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def _answer_headers(answer: requests.Response) -> dict[str, str]:
+    """The response's headers for route.fulfill: the body is decoded, and Set-Cookie lines stay apart."""
+    headers: dict[str, list[str]] = {}
+    for name, value in answer.raw.headers.items():
+        if name.lower() not in UNRETURNED:
+            headers.setdefault(name.lower(), []).append(value)
+    return {name: ("\n" if name == "set-cookie" else ", ").join(values) for name, values in headers.items()}
+
+
+def _playwright_cookie(cookie: Cookie) -> dict[str, Any]:
+    same_site = str(cookie.get_nonstandard_attr("SameSite") or "Lax").capitalize()
+    return {
+        "name": cookie.name, "value": cookie.value or "", "domain": cookie.domain, "path": cookie.path or "/",
+        "expires": float(cookie.expires) if cookie.expires else -1, "secure": bool(cookie.secure),
+        "httpOnly": cookie.has_nonstandard_attr("HttpOnly"),
+        "sameSite": same_site if same_site in {"Strict", "Lax", "None"} else "Lax",
+    }
 
 
 class Session:
@@ -157,6 +217,7 @@ class Session:
         self.bctx.set_default_navigation_timeout(NAV_TIMEOUT_MS)
         self.bctx.route("**/*", self.guard.route)
         self.bctx.route_web_socket("**/*", self.guard.websocket)
+        self.guard.bctx = self.bctx
         self.page = self.bctx.new_page()
         self.guard.main_frame = self.page.main_frame
 
@@ -180,7 +241,7 @@ class Session:
         first = url
         for hop in range(MAX_REDIRECTS + 1):
             try:
-                self.context.egress.check_url(url)
+                self.context.egress.check_target(url)  # the address is checked by the Guard as it connects
             except EgressDenied as exc:
                 if hop:
                     raise EgressDenied(f"{first} redirected to {url}, which the egress policy refuses: {exc}") from None
@@ -189,7 +250,7 @@ class Session:
             try:
                 response = self.page.goto(url, wait_until=wait_until, timeout=timeout_ms)  # type: ignore[arg-type]
             except PlaywrightError as exc:
-                raise self._failure(url, exc, timeout_ms) from None
+                raise self._failure(url, exc, timeout_ms, first if hop else None) from None
             if self.guard.redirect is None:
                 return response
             url = self.guard.redirect
@@ -206,7 +267,9 @@ class Session:
         if self.guard.redirect:
             self.goto(self.guard.redirect)
 
-    def _failure(self, url: str, exc: PlaywrightError, timeout_ms: int) -> ToolError:
+    def _failure(self, url: str, exc: PlaywrightError, timeout_ms: int, first: str | None = None) -> ToolError:
+        if self.guard.denied and first:
+            return EgressDenied(f"{first} redirected to {url}, which the egress policy refuses: {self.guard.denied}")
         if self.guard.denied:
             return EgressDenied(f"navigation to {url} was refused: {self.guard.denied}")
         if isinstance(exc, PlaywrightTimeout):
@@ -237,6 +300,7 @@ class Session:
 
     def close(self) -> None:
         _quietly(self.bctx.close)
+        self.guard.close()
 
 
 def in_session(context: ToolContext, act: Callable[[Session], T], *, url: str | None = None,

@@ -57,6 +57,14 @@ class Site:
                 if self.path == "/login":
                     cookie = {"Set-Cookie": "session=abc123; Path=/; HttpOnly"}
                     return self.reply(200, "<title>In</title><p>signed in</p>", cookie)
+                if self.path == "/hop":  # a redirect hop that sets a cookie, then a page that sets two
+                    return self.reply(302, "", {"Location": "/two-cookies", "Set-Cookie": "hop=1; Path=/"})
+                if self.path == "/two-cookies":
+                    self.send_response(200)
+                    for cookie in ("a=1; Path=/", "b=2; Path=/; HttpOnly"):
+                        self.send_header("Set-Cookie", cookie)
+                    self.send_header("Content-Length", "0")
+                    return self.end_headers()
                 if self.path == "/whoami":
                     return self.reply(200, f"<title>Me</title><p id='who'>{self.headers.get('Cookie') or 'nobody'}</p>")
                 if self.path == "/away":
@@ -91,7 +99,7 @@ class Site:
 
     def record(self, handler: BaseHTTPRequestHandler, body: str) -> None:
         self.requests.append({"method": handler.command, "path": handler.path, "body": body,
-                              "cookie": handler.headers.get("Cookie")})
+                              "cookie": handler.headers.get("Cookie"), "host": handler.headers.get("Host")})
 
     def paths(self) -> list[str]:
         return [r["path"] for r in self.requests]
@@ -200,6 +208,11 @@ print(json.dumps({"pid": __import__("os").getpid(), "who": who, "state": ctx.sta
     assert answer["state"]["browser"]["url"] == f"{site.url}/whoami"
 
 
+def test_cookies_set_on_a_redirect_hop_and_several_on_one_page_are_all_kept(site: Site, ctx: ToolContext) -> None:
+    run("navigate", {"url": f"{site.url}/hop"}, ctx)
+    assert run("extract", {"selector": "#who", "url": f"{site.url}/whoami"}, ctx) == "hop=1; a=1; b=2"
+
+
 def test_screenshot_is_a_real_png_of_the_stated_size(site: Site, ctx: ToolContext) -> None:
     run("navigate", {"url": f"{site.url}/tall"}, ctx)
     first = run("screenshot", {}, ctx)
@@ -253,3 +266,59 @@ def test_clicking_a_link_to_a_refused_host_is_refused_and_the_page_stays(site: S
         run("click", {"selector": "#out"}, context)
     assert other_site.requests == []
     assert run("text", {}, context) == "out"  # the next step is still on the page the click left from
+
+
+# --- DNS rebinding: the browser connects to the address the policy checked (issue 16) -------------
+
+
+def test_the_browser_connects_to_the_checked_address_with_the_hosts_name(other_site: Site, monkeypatch) -> None:
+    """shop.test is known only to the policy's resolver: Chromium could not have looked it up itself."""
+    from tests.fakes.rebinding import ALLOWED, RebindingDNS
+
+    RebindingDNS("shop.test", [ALLOWED]).patch(monkeypatch)
+    context = ToolContext(task_id="t-pin", egress=EgressPolicy.from_entries([f"{ALLOWED}/32"]))
+    url = f"http://shop.test:{other_site.url.rsplit(':', 1)[1]}"
+    assert run("extract", {"selector": ".price", "url": f"{url}/shop"}, context) == "$19.99"
+    assert [(r["path"], r["host"]) for r in other_site.requests] == [("/shop", url.removeprefix("http://"))]
+
+
+def test_dns_rebinding_cannot_lead_the_browser_inside(monkeypatch) -> None:
+    """rebind.test answers 127.0.0.2 (allowed) first, then 127.0.0.3 (internal) to every later lookup."""
+    from tests.fakes.rebinding import ALLOWED, INTERNAL, RebindingDNS, twin_servers
+
+    allowed, internal = twin_servers()
+    allowed.pages["/"] = (200, {}, "<title>Hi</title><p id='who'>allowed</p><img src='/pixel.png'>")
+    dns = RebindingDNS("rebind.test", [ALLOWED, INTERNAL])
+    dns.patch(monkeypatch)
+    context = ToolContext(task_id="t-rebind", egress=EgressPolicy.from_entries([f"{ALLOWED}/32"]))
+    try:
+        assert run("extract", {"selector": "#who", "url": f"http://rebind.test:{allowed.port}/"}, context) == "allowed"
+        with pytest.raises(EgressDenied, match=r"rebind\.test resolves to 127\.0\.0\.3"):
+            run("navigate", {"url": f"http://rebind.test:{allowed.port}/"}, context)
+    finally:
+        allowed.close()
+        internal.close()
+    assert dns.lookups[0] == ALLOWED and INTERNAL in dns.lookups  # the image's lookup was the rebound one
+    assert [r["path"] for r in allowed.requests] == ["/"]
+    assert internal.requests == []
+
+
+def test_chromium_opens_no_connection_of_its_own(site: Site, ctx: ToolContext) -> None:
+    """Preconnects and websockets would be opened by Chromium itself, resolving and connecting outside
+    the Guard's pinning: none get out, even to an allow-listed address (the suite allows 127.0.0.0/8)."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.3", 0))
+    listener.settimeout(0.2)
+    target = f"127.0.0.3:{listener.getsockname()[1]}"
+    PAGES["/sockets"] = (f"<title>Sockets</title><link rel='preconnect' href='http://{target}'>"
+                         f"<script>const ws = new WebSocket('ws://{target}/live');"
+                         "ws.onclose = () => document.title = 'closed';</script>")
+    try:
+        run("navigate", {"url": f"{site.url}/sockets"}, ctx)
+        run("waitFor", {"selector": "title", "state": "attached", "timeoutMs": 2000}, ctx)
+        with pytest.raises(TimeoutError):
+            listener.accept()
+    finally:
+        PAGES.pop("/sockets")
+        listener.close()
