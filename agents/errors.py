@@ -25,6 +25,11 @@ class ErrorKind(str, enum.Enum):
 DATABASE_DOWN = (OperationalError, InterfaceError)
 
 
+# What Anthropic's own client retries (request timeout, conflict, rate limit) plus every 5xx
+# (overloaded is 529): the engine's backoff takes over when the client's retries run out.
+RETRIED_STATUSES = (408, 409, 429)
+
+
 class EngineError(Exception):
     """A failure that ends the task with this message (limits, missing model, bad config)."""
 
@@ -32,7 +37,9 @@ class EngineError(Exception):
 def classify(exc: BaseException) -> ErrorKind:
     if isinstance(exc, TransientToolError):
         return ErrorKind.TRANSIENT
-    if isinstance(exc, (anthropic.APIConnectionError, anthropic.RateLimitError, anthropic.InternalServerError)):
+    if isinstance(exc, anthropic.APIConnectionError):  # timeouts included
+        return ErrorKind.TRANSIENT
+    if isinstance(exc, anthropic.APIStatusError) and (exc.status_code in RETRIED_STATUSES or exc.status_code >= 500):
         return ErrorKind.TRANSIENT
     if isinstance(exc, ToolError):
         return ErrorKind.TOOL

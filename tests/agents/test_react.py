@@ -163,3 +163,20 @@ def test_adapting_can_be_turned_off(user, hn_server, fake_anthropic):
     task = run_inline(services.task_create(user=user, title="strict", plan=plan, agent_config={"adapt": False}))
     assert task.status == "failed" and "answered 404" in task.error
     assert fake_anthropic.message_requests == []
+
+
+def test_a_408_from_the_model_is_transient_and_retried_by_the_engine(user, fake_anthropic, settings):
+    settings.AGENT_MAX_RETRIES = 1  # the client tries twice, then the engine's own backoff takes over
+    fake_anthropic.enqueue(reply_error(408, "timeout_error", "request timed out", retry_after=0.001),
+                           reply_error(408, "timeout_error", "request timed out", retry_after=0.001),
+                           reply_text("Done."))
+    task = run_inline(services.task_create(user=user, title="survive a request timeout"))
+    assert task.status == "completed", task.error
+    assert [r.status for r in fake_anthropic.message_requests] == [408, 408, 200]
+
+
+def test_every_step_reuses_one_provider_client(fake_anthropic):
+    from agents.llm import get_provider
+
+    first = get_provider()
+    assert get_provider() is first and first.client is get_provider().client
