@@ -38,11 +38,31 @@ def matching_policy(action: str, params: dict[str, Any]) -> dict[str, Any] | Non
     return None
 
 
-def _recipients(params: dict[str, Any]) -> int:
-    def count(value: Any) -> int:
-        return len(value) if isinstance(value, list) else int(bool(value))
+RECIPIENT_PARAMS = ("to", "cc", "bcc", "recipients")  # `recipients`: a campaign's whole batch
+LISTED_RECIPIENTS = 50
 
-    return sum(count(params.get(name)) for name in ("to", "cc", "bcc"))
+
+def _recipients(params: dict[str, Any]) -> int:
+    return len(_addresses(params))
+
+
+def _addresses(params: dict[str, Any]) -> list[str]:
+    """Every address the call would write to: people, not calls (a campaign's recipients are objects)."""
+    found = []
+    for name in RECIPIENT_PARAMS:
+        value = params.get(name)
+        for item in value if isinstance(value, list) else [value] if value else []:
+            found.append(str(item.get("email", "")) if isinstance(item, dict) else str(item))
+    return found
+
+
+def _listed(params: dict[str, Any]) -> str:
+    addresses = _addresses(params)
+    if len(addresses) <= 1:
+        return ""
+    more = len(addresses) - LISTED_RECIPIENTS
+    return (f" Recipients ({len(addresses)}): {', '.join(addresses[:LISTED_RECIPIENTS])}"
+            f"{f' and {more} more' if more > 0 else ''}.")
 
 
 def gate(task: Task, token: str, number: int, action: str, params: dict[str, Any]) -> bool:
@@ -53,8 +73,8 @@ def gate(task: Task, token: str, number: int, action: str, params: dict[str, Any
     if Approval.objects.filter(task_id=task.id, run=task.attempts, step=number, kind=Approval.Kind.POLICY,
                                status=Approval.Status.APPROVED).exists():
         return True
-    question = (f"step {number} wants to call {action}: {policy['reason']} (policy {policy['name']}). "
-                f"Approve to let it act, or reject to cancel the task.")
+    question = (f"step {number} wants to call {action}: {policy['reason']} (policy {policy['name']})."
+                f"{_listed(params)} Approve to let it act, or reject to cancel the task.")
     _ask(task, token, number, Approval.Kind.POLICY, question, action=action, policy=policy["name"])
     return False
 

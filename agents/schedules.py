@@ -22,6 +22,7 @@ from tasks_app import lifecycle
 from tasks_app.models import Task
 
 from .admission import request_run
+from .types import default_schedule
 
 log = logging.getLogger(__name__)
 FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")  # cron's order
@@ -31,9 +32,12 @@ class InvalidSchedule(ValueError):
     """The schedule is not a 5-field cron expression; the message says what is wrong."""
 
 
-def schedule_of(agent_config: dict[str, Any] | None) -> str | None:
+def schedule_of(agent_config: dict[str, Any] | None, agent_type: str | None = None) -> str | None:
+    """The config's schedule, else the one its agent type gives such a config (types.default_schedule)."""
     value = (agent_config or {}).get("schedule")
-    return value.strip() if isinstance(value, str) and value.strip() else None
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return default_schedule(agent_type, agent_config) if agent_type else None
 
 
 def parse(expression: str) -> dict[str, str]:
@@ -64,7 +68,7 @@ def periodic_task_name(task_id: str) -> str:
 
 def sync(task: Task) -> PeriodicTask | None:
     """Make the task's PeriodicTask match its schedule: create, update, or remove it."""
-    expression = schedule_of(task.agent_config)
+    expression = schedule_of(task.agent_config, task.agent_type)
     if expression is None or task.status == "cancelled":
         remove(task.id)
         return None
@@ -87,7 +91,7 @@ def remove(task_id: str) -> None:
 def fire(task_id: str) -> str:
     """A firing: start a new run unless the previous one is still active (then skip it)."""
     task = Task.objects.filter(id=task_id).first()
-    if task is None or schedule_of(task.agent_config) is None:
+    if task is None or schedule_of(task.agent_config, task.agent_type) is None:
         remove(task_id)
         return "unscheduled"
     try:

@@ -257,3 +257,6 @@ class ToolCircuitAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+from . import admin_contacts  # noqa: E402,F401  (registers Contact and Delivery)

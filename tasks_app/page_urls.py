@@ -2,7 +2,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import oauth, pages
+from . import oauth, pages, unsubscribe
 
 urlpatterns = [
     path("", pages.dashboard, name="dashboard"),
@@ -17,4 +17,5 @@ urlpatterns = [
     path("connect/google/", oauth.connect_google, name="connect-google"),
     path("connect/google/callback", oauth.connect_google_callback, name="connect-google-callback"),
     path("connect/google/disconnect", oauth.disconnect_google, name="disconnect-google"),
+    path("unsubscribe/<str:token>", unsubscribe.unsubscribe, name="unsubscribe"),
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import mimetypes
 import re
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from django.core.mail import BadHeaderError, EmailMessage
 from pydantic import AliasChoices, EmailStr, Field, field_validator, model_validator
@@ -119,15 +119,24 @@ def _attachments(params: SendInput, context: ToolContext) -> list[tuple[str, byt
     return loaded
 
 
-def _message(params: SendInput, context: ToolContext, from_email: str | None) -> EmailMessage:
+class _Extra(TypedDict):
+    """What a campaign adds to a message: its own Message-ID key, headers, a body footer."""
+
+    key: str | None
+    headers: dict[str, str] | None
+    footer: str
+
+
+def _message(params: SendInput, context: ToolContext, from_email: str | None, *, key: str | None = None,
+             headers: dict[str, str] | None = None, footer: str = "") -> EmailMessage:
     subject, body = params.subject, params.body if params.body is not None else params.template or ""
     if params.template is not None or params.personalization:
         subject = render(subject, params.personalization, "subject")
         body = render(body, params.personalization, "template" if params.template is not None else "body")
-    message_id = f"<{context.idempotency_key or 'adhoc'}@xantuus>".replace(":", ".")
+    message_id = f"<{key or context.idempotency_key or 'adhoc'}@xantuus>".replace(":", ".")
     message = EmailMessage(
-        subject=subject, body=body, from_email=from_email,
-        to=list(params.to), cc=list(params.cc), headers={"Message-ID": message_id},
+        subject=subject, body=body + footer, from_email=from_email,
+        to=list(params.to), cc=list(params.cc), headers={**(headers or {}), "Message-ID": message_id},
     )
     for filename, content, mime_type in _attachments(params, context):
         message.attach(filename, content, mime_type)
@@ -139,12 +148,20 @@ def send(params: SendInput, context: ToolContext) -> dict[str, Any]:
     """Send one email to `to` (a list or one address) with `subject` and a text `body`
     (or a `template` with {{ field }} placeholders filled from `personalization`),
     optional `attachments`, by SMTP or the user's Gmail (`provider`)."""
+    return deliver(params, context)
+
+
+def deliver(params: SendInput, context: ToolContext, *, key: str | None = None,
+            headers: dict[str, str] | None = None, footer: str = "") -> dict[str, Any]:
+    """Render and send one message (email.send, and each message of a campaign); `key` makes its
+    Message-ID (default: the step's idempotency key), `headers` and a body `footer` are added."""
+    extra = _Extra(key=key, headers=headers, footer=footer)
     provider = params.provider or context.credentials.get("email_provider") or "smtp"
     if provider == "gmail":
-        return _send_gmail(params, context)
+        return _send_gmail(params, context, extra)
     if provider != "smtp":
         raise ToolInputError(f"unknown email provider {provider!r}; use smtp or gmail")
-    message = _message(params, context, params.from_email)
+    message = _message(params, context, params.from_email, **extra)
     try:
         sent = message.send(fail_silently=False)
     except BadHeaderError as exc:
@@ -157,10 +174,10 @@ def send(params: SendInput, context: ToolContext) -> dict[str, Any]:
             "to": list(params.to), "attachments": [a[0] for a in message.attachments]}
 
 
-def _send_gmail(params: SendInput, context: ToolContext) -> dict[str, Any]:
+def _send_gmail(params: SendInput, context: ToolContext, extra: _Extra) -> dict[str, Any]:
     with GoogleSession(context, "email via Gmail", "GMAIL_API_BASE_URL") as google:
         account = (context.credentials.get("google") or {}).get("email")
-        message = _message(params, context, params.from_email or account)
+        message = _message(params, context, params.from_email or account, **extra)
         try:
             raw = base64.urlsafe_b64encode(message.message().as_bytes()).decode("ascii")
         except BadHeaderError as exc:

@@ -47,6 +47,12 @@ def build_plan(agent_type: str, config: dict[str, Any] | None, *, goal: str) -> 
     return plan
 
 
+def default_schedule(agent_type: str | None, config: dict[str, Any] | None) -> str | None:
+    """The schedule a type gives a task whose config names none (a triggered campaign: daily)."""
+    hook = getattr(load(agent_type), "default_schedule", None) if agent_type in TYPE_MODULES else None
+    return hook(config or {}) if hook is not None else None
+
+
 def result_for(agent_type: str | None, plan: dict[str, Any], steps: list[dict[str, Any]]) -> dict[str, Any]:
     """The task's result: the type's own shape if it has one, else every step's output by id."""
     ids = [s.get("id") or f"step{n}" for n, s in enumerate(plan.get("steps", []), start=1)]

@@ -2,7 +2,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import agent, approvals, credentials, dead_letters, views, workspace
+from . import agent, approvals, contacts, credentials, dead_letters, views, workspace
 
 urlpatterns = [
     path("auth/token", views.TokenView.as_view(), name="api-token"),
@@ -26,6 +26,7 @@ urlpatterns = [
     path("tools", views.ToolsView.as_view(), name="tools"),
     *dead_letters.urlpatterns,
     *credentials.urlpatterns,
+    *contacts.urlpatterns,
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
