@@ -6,9 +6,10 @@ to run: there is no unsandboxed fallback, ever.
 
 Limits (Django settings of the same name, else environment variables, else the default):
 AGENT_CODE_TIMEOUT_S (10, wall clock; `timeoutS` may ask for up to AGENT_CODE_MAX_TIMEOUT_S,
-60), AGENT_CODE_CPU_S (10), AGENT_CODE_MEMORY_MB (512, address space), AGENT_CODE_MAX_PROCESSES
-(32), AGENT_CODE_MAX_FILE_MB (16), AGENT_CODE_DISK_MB (64, the tmpfs working directory),
-AGENT_CODE_MAX_OUTPUT_BYTES (65536 per stream), AGENT_CODE_MAX_RESULT_BYTES (1048576),
+60), AGENT_CODE_CPU_S (10), AGENT_CODE_MEMORY_MB (512, the whole run), AGENT_CODE_MAX_PROCESSES
+(32), AGENT_CODE_CGROUP and AGENT_CODE_RLIMIT_MAX_PROCESSES (how the run is bounded as a whole:
+tools/sandbox_limits.py), AGENT_CODE_MAX_FILE_MB (16), AGENT_CODE_DISK_MB (64, the tmpfs working
+directory), AGENT_CODE_MAX_OUTPUT_BYTES (65536 per stream), AGENT_CODE_MAX_RESULT_BYTES (1048576),
 AGENT_CODE_BWRAP (/usr/bin/bwrap), AGENT_CODE_PYTHON (/usr/bin/python3).
 """
 from __future__ import annotations
@@ -28,10 +29,10 @@ from pydantic import Field
 from .base import Tool, ToolContext, ToolInput
 from .config import setting
 from .errors import ToolError, ToolInputError
+from .sandbox_limits import SANDBOX_UID, Budget, RunCgroup, budget, memfd_filter
 
 tool = Tool("code", "Run a Python snippet in an isolated sandbox (no network, no files of ours).")
 
-SANDBOX_UID = 65534  # nobody, inside the sandbox and (when the worker is root) outside it too
 WORKDIR = "/sandbox"
 RUN_DIR = "/run/xantuus"
 MAX_INPUT_BYTES = 1_000_000
@@ -92,10 +93,10 @@ sys.exit(exit_code)
 class CodeFailed(ToolError):
     """The code raised (or exited non-zero): the step failed, with the traceback as its error."""
 
-    def __init__(self, exit_code: int, raised: str, stdout: str, stderr: str):
+    def __init__(self, exit_code: int, raised: str, stdout: str, stderr: str, note: str = ""):
         what = f"code raised {raised}" if raised else f"code exited with status {exit_code}"
         output = f"\nstdout (end):\n{stdout[-1_000:]}" if stdout.strip() else ""
-        super().__init__(f"{what} (exit code {exit_code}):\n{stderr.strip()[-4_000:]}{output}")
+        super().__init__(f"{what} (exit code {exit_code}){note}:\n{stderr.strip()[-4_000:]}{output}")
         self.exit_code, self.stdout, self.stderr = exit_code, stdout, stderr
 
 
@@ -154,13 +155,14 @@ def _system_binds(python: str) -> list[str]:
     return args
 
 
-def _command(bwrap: str, python: str, fds: dict[str, int], status_w: int, limits: dict[str, int]) -> list[str]:
+def _command(bwrap: str, python: str, fds: dict[str, int], status_w: int, limits: dict[str, Any]) -> list[str]:
     # --unshare-all takes user namespaces only "if possible"; --unshare-user makes it a
     # requirement, which --disable-userns (no nested namespaces) needs. All of it works as
     # root in this container and for an unprivileged user where the kernel allows user
     # namespaces (kernel.unprivileged_userns_clone / AppArmor's userns restriction).
     return [
         bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
+        "--seccomp", str(fds["seccomp"]),
         "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--hostname", "sandbox",
         "--clearenv", "--setenv", "HOME", WORKDIR, "--setenv", "TMPDIR", WORKDIR, "--setenv", "PATH", "/usr/bin",
         *_system_binds(python),
@@ -171,7 +173,7 @@ def _command(bwrap: str, python: str, fds: dict[str, int], status_w: int, limits
         "--ro-bind-data", str(fds["inputs"]), f"{RUN_DIR}/inputs.json",
         "--chdir", WORKDIR, "--remount-ro", "/dev", "--remount-ro", "/",
         "--", os.path.realpath(python), "-I", "-X", "utf8", f"{RUN_DIR}/runner.py",
-        str(status_w), str(limits["cpu"]), str(limits["memory"]), str(limits["processes"]),
+        str(status_w), str(limits["cpu"]), str(limits["budget"].process_memory), str(limits["budget"].processes),
         str(limits["file"]), "64", str(limits["result"]),
     ]
 
@@ -183,8 +185,7 @@ def _limits(requested_timeout: float | None) -> dict[str, Any]:
     return {
         "timeout": timeout,
         "cpu": max(1, math.ceil(min(timeout, setting("AGENT_CODE_CPU_S", 10.0)))),
-        "memory": setting("AGENT_CODE_MEMORY_MB", 512) * mb,
-        "processes": setting("AGENT_CODE_MAX_PROCESSES", 32),
+        "budget": budget(),
         "file": setting("AGENT_CODE_MAX_FILE_MB", 16) * mb,
         "disk": setting("AGENT_CODE_DISK_MB", 64) * mb,
         "output": setting("AGENT_CODE_MAX_OUTPUT_BYTES", 65536),
@@ -227,22 +228,78 @@ def _status(capture: _Capture) -> dict[str, Any]:
     return merged
 
 
-def _failure(returncode: int, status: dict[str, Any], stderr: str, limits: dict[str, Any]) -> ToolError | None:
+def _failure(returncode: int, status: dict[str, Any], stderr: str, stdout: str, limits: dict[str, Any],
+             cgroup: RunCgroup | None) -> ToolError | None:
     """The error for a run that did not end on its own, or None for an ordinary exit."""
     tail = stderr.strip()[-500:]
     last_line = tail.splitlines()[-1] if tail else ""
+    run_budget: Budget = limits["budget"]
     if not status.get("started"):
         return ToolError(f"the code sandbox (bwrap) could not start; nothing was run: {tail or returncode}")
-    if status.get("error") == "memory":
-        return ToolError(f"code ran out of memory (its limit is {limits['memory'] // 2**20} MB): {last_line}")
-    if status.get("done") or returncode <= 128:
+    if status.get("error") == "memory" or (cgroup is not None and cgroup.oom_kills):
+        killed = f"{cgroup.oom_kills} process(es) killed" if cgroup is not None and cgroup.oom_kills else last_line
+        output = f"\nstdout (end):\n{stdout[-1_000:]}" if stdout.strip() else ""
+        return ToolError(f"code ran out of memory (its limit is {run_budget.phrase()}): {killed}{output}")
+    if status.get("done") or 0 <= returncode <= 128:
         return None
-    signum = returncode - 128  # bwrap reports a child killed by a signal as 128 + its number
+    signum = -returncode if returncode < 0 else returncode - 128  # bwrap reports a killed child as 128 + signal
     if signum == signal.SIGXCPU:
         return ToolError(f"code used up its {limits['cpu']} s CPU-time limit and was killed")
     name = signal.Signals(signum).name if signum in signal.Signals._value2member_map_ else str(signum)
-    return ToolError(f"code was killed by signal {name} (limits: {limits['cpu']} s CPU, "
-                     f"{limits['memory'] // 2**20} MB memory)")
+    return ToolError(f"code was killed by signal {name} (limits: {limits['cpu']} s CPU, {run_budget.phrase()})")
+
+
+def _process_note(fields: dict[str, Any], stderr: str, run_budget: Budget, cgroup: RunCgroup | None) -> str:
+    """Why a fork failed, when it did: the run's process limit."""
+    refused = cgroup is not None and cgroup.pids_refused
+    if refused or (fields.get("raised") == "BlockingIOError" and "Resource temporarily unavailable" in stderr):
+        return f"; a new process was refused: the run's limit is {run_budget.processes} processes"
+    return ""
+
+
+def _spawn(command: list[str], fds: dict[str, int], stdin_fd: int | None, status_w: int,
+           cgroup: RunCgroup | None) -> subprocess.Popen[bytes]:
+    # A root worker hands the sandbox to nobody: RLIMIT_NPROC is not enforced for root. With a
+    # cgroup the child joins it first (as the worker) and then drops to nobody itself.
+    drop: dict[str, Any] = {}
+    if cgroup is not None:
+        drop = {"preexec_fn": cgroup.enter_and_drop}
+    elif os.geteuid() == 0:
+        drop = {"user": SANDBOX_UID, "group": SANDBOX_UID, "extra_groups": []}
+    try:
+        return subprocess.Popen(
+            command, stdin=stdin_fd if stdin_fd is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(*fds.values(), status_w), env={}, cwd="/",
+            start_new_session=True, **drop,
+        )
+    finally:
+        for fd in (*fds.values(), status_w, *([stdin_fd] if stdin_fd is not None else [])):
+            os.close(fd)
+
+
+def _execute(params: RunInput, inputs: bytes, limits: dict[str, Any], cgroup: RunCgroup | None,
+             paths: tuple[str, str]) -> tuple[subprocess.Popen[bytes], bool, dict[str, _Capture], float]:
+    """Run the sandbox to its end (or its deadline) and kill what is left of it."""
+    fds = {"runner": _memfd("runner", RUNNER.encode()), "snippet": _memfd("snippet", params.code.encode()),
+           "inputs": _memfd("inputs", inputs), "seccomp": _memfd("seccomp", memfd_filter())}
+    stdin_fd = _memfd("stdin", params.stdin.encode()) if params.stdin is not None else None
+    status_r, status_w = os.pipe()
+    started = time.monotonic()
+    proc = _spawn(_command(*paths, fds, status_w, limits), fds, stdin_fd, status_w, cgroup)
+    assert proc.stdout is not None and proc.stderr is not None
+    captures = {"out": _Capture(limits["output"]), "err": _Capture(limits["output"]),
+                "status": _Capture(2 * limits["result"] + 4096)}
+    try:
+        finished = _collect(proc, {proc.stdout.fileno(): captures["out"], proc.stderr.fileno(): captures["err"],
+                                   status_r: captures["status"]}, started + limits["timeout"])
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)  # bwrap's group; the sandbox dies with it (pid namespace)
+        proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+        os.close(status_r)
+    return proc, finished, captures, started
 
 
 @tool.action("run", credits=50)
@@ -259,46 +316,27 @@ def run(params: RunInput, context: ToolContext) -> dict[str, Any]:
     if len(inputs) > MAX_INPUT_BYTES:
         raise ToolInputError(f"inputs are {len(inputs)} bytes of JSON, over the {MAX_INPUT_BYTES}-byte limit")
     limits = _limits(params.timeout_s)
-    fds = {"runner": _memfd("runner", RUNNER.encode()), "snippet": _memfd("snippet", params.code.encode()),
-           "inputs": _memfd("inputs", inputs)}
-    stdin_fd = _memfd("stdin", params.stdin.encode()) if params.stdin is not None else None
-    status_r, status_w = os.pipe()
-    # A root worker hands the sandbox to nobody: RLIMIT_NPROC is not enforced for root.
-    drop: dict[str, Any] = {"user": SANDBOX_UID, "group": SANDBOX_UID, "extra_groups": []} if os.geteuid() == 0 else {}
-    started = time.monotonic()
+    run_budget: Budget = limits["budget"]
+    cgroup = RunCgroup(run_budget.cgroup_parent, run_budget.memory, run_budget.processes) \
+        if run_budget.cgroup_parent is not None else None
     try:
-        proc = subprocess.Popen(
-            _command(bwrap, python, fds, status_w, limits),
-            stdin=stdin_fd if stdin_fd is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(*fds.values(), status_w), env={}, cwd="/",
-            start_new_session=True, **drop,
-        )
+        proc, finished, captures, started = _execute(params, inputs, limits, cgroup, (bwrap, python))
     finally:
-        for fd in (*fds.values(), status_w, *([stdin_fd] if stdin_fd is not None else [])):
-            os.close(fd)
-    assert proc.stdout is not None and proc.stderr is not None
-    out, err, status = _Capture(limits["output"]), _Capture(limits["output"]), _Capture(2 * limits["result"] + 4096)
-    try:
-        finished = _collect(proc, {proc.stdout.fileno(): out, proc.stderr.fileno(): err, status_r: status},
-                            started + limits["timeout"])
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)  # bwrap's group; the sandbox dies with it (pid namespace)
-        proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
-        os.close(status_r)
+        if cgroup is not None:
+            cgroup.close()
+    out, err = captures["out"], captures["err"]
     if not finished:
         raise ToolError(f"code ran past its {limits['timeout']:g} s wall-clock limit and was killed")
-    fields = _status(status)
-    failure = _failure(proc.returncode, fields, err.text(), limits)
+    fields = _status(captures["status"])
+    failure = _failure(proc.returncode, fields, err.text(), out.text(), limits, cgroup)
     if failure is not None:
         raise failure
     if fields.get("raised") or proc.returncode != 0:  # the code failed: a failed step, never a result
-        raise CodeFailed(proc.returncode, str(fields.get("raised") or ""), out.text(), err.text())
+        raise CodeFailed(proc.returncode, str(fields.get("raised") or ""), out.text(), err.text(),
+                         _process_note(fields, err.text(), run_budget, cgroup))
     return {
         "stdout": out.text(), "stderr": err.text(), "exitCode": proc.returncode,
         "result": fields.get("result"), "resultError": fields.get("resultError"),
         "durationMs": round((time.monotonic() - started) * 1000),
-        "stdoutTruncated": out.truncated, "stderrTruncated": err.truncated,
+        "stdoutTruncated": out.truncated, "stderrTruncated": err.truncated, "limits": run_budget.describe(),
     }

@@ -165,8 +165,136 @@ while True:
 
 def test_a_memory_bomb_is_stopped_with_a_clear_error(tool_context, settings):
     settings.AGENT_CODE_MEMORY_MB = 256
-    with pytest.raises(ToolError, match=r"code ran out of memory \(its limit is 256 MB\)"):
+    with pytest.raises(ToolError, match=r"code ran out of memory \(its limit is 256 MB in all"):
         run_code(tool_context, "block = bytearray(10 * 1024 ** 3)\nprint('allocated')")
+
+
+FOUR_CHILDREN_OF_400_MB = """
+import os
+pids = []
+for i in range(4):
+    try:
+        pid = os.fork()
+    except BlockingIOError:
+        print('fork', i, 'refused', flush=True)
+        break
+    if pid == 0:
+        block = b'x' * (400 * 1024 * 1024)  # written, so every page is really there
+        print('child', i, 'got 400 MB', flush=True)
+        os._exit(0)
+    pids.append(pid)
+for pid in pids:
+    os.waitpid(pid, 0)
+"""
+
+
+@pytest.mark.parametrize("memory_mb", [None, 512])
+def test_four_children_of_400_mb_do_not_get_1600_mb(tool_context, settings, memory_mb):
+    """The attack as found: each child stayed under the per-process limit, the run got 1.6 GB."""
+    if memory_mb:
+        settings.AGENT_CODE_MEMORY_MB = memory_mb
+    with pytest.raises(ToolError, match=r"code ran out of memory \(its limit is 512 MB in all") as failed:
+        run_code(tool_context, FOUR_CHILDREN_OF_400_MB, timeoutS=30)
+
+    assert "got 400 MB" not in str(failed.value)
+
+
+GREEDY_RUN = """
+import os
+CHUNK = 16 * 1024 * 1024
+
+
+def grab():
+    held = []
+    try:
+        while True:
+            held.append(b'x' * CHUNK)
+    except MemoryError:
+        return held
+
+
+go_r, go_w = os.pipe()
+children = []
+for i in range(8):
+    report_r, report_w = os.pipe()
+    try:
+        pid = os.fork()
+    except BlockingIOError:
+        break
+    if pid == 0:
+        held = grab()
+        os.write(report_w, str(len(held) * 16).encode())
+        os.close(go_w)
+        os.read(go_r, 1)  # hold it all until every process has taken its share
+        os._exit(0)
+    children.append((pid, report_r))
+result = [int(os.read(report_r, 100)) for _, report_r in children]
+result.append(len(grab()) * 16)  # the parent's own share, while the children still hold theirs
+os.close(go_w)
+for pid, _ in children:
+    os.waitpid(pid, 0)
+"""
+
+
+def test_processes_grabbing_all_they_can_share_one_budget(tool_context, settings):
+    """Every process of the run holding as much as it can, at once: the sum stays within the total."""
+    from tools.sandbox_limits import budget
+
+    settings.AGENT_CODE_MEMORY_MB = 512
+    if budget().mode == "cgroup":  # the kernel counts the run as a whole and kills what goes over
+        with pytest.raises(ToolError, match=r"code ran out of memory \(its limit is 512 MB in all"):
+            run_code(tool_context, GREEDY_RUN, timeoutS=30)
+        return
+    out = run_code(tool_context, GREEDY_RUN, timeoutS=30)
+
+    shares = out["result"]
+    assert len(shares) >= 2 and all(share > 0 for share in shares)  # it did fork and each got some
+    assert sum(shares) <= 512, f"the run held {sum(shares)} MB at once: {shares}"
+    limits = out["limits"]
+    assert limits["mode"] == "rlimit" and limits["memoryMB"] == 512
+    assert limits["processes"] * limits["processMemoryMB"] <= 512
+
+
+def test_memory_outside_the_address_space_is_refused(tool_context, settings):
+    """A memfd's pages are written, never mapped: RLIMIT_AS did not count them (600 MB under 512)."""
+    settings.AGENT_CODE_MEMORY_MB = 512
+    failed = run_failing(tool_context, """
+import os
+fds = []
+for i in range(40):
+    fd = os.memfd_create('x')
+    for _ in range(15):
+        os.write(fd, b'x' * 1024 * 1024)
+    fds.append(fd)
+print('kept', len(fds) * 15, 'MB')
+""")
+
+    assert "PermissionError: [Errno 1] Operation not permitted" in failed.stderr
+    assert "kept" not in failed.stdout
+
+
+def test_an_unguarded_fork_bomb_fails_naming_the_process_limit(tool_context, settings):
+    settings.AGENT_CODE_MAX_PROCESSES = 8
+    before = runner_pids()
+    failed = run_failing(tool_context, "import os, time\nwhile True:\n    if os.fork() == 0:\n"
+                         "        time.sleep(60)", timeoutS=20)
+
+    assert str(failed).startswith("code raised BlockingIOError (exit code 1); a new process was refused: "
+                                  "the run's limit is ")
+    assert_no_sandbox_left(before)
+
+
+def test_a_configured_cgroup_that_cannot_bound_the_run_runs_nothing(tool_context, settings, tmp_path):
+    settings.AGENT_CODE_CGROUP = str(tmp_path)
+    marker = tmp_path / "ran"
+    with pytest.raises(ToolError, match=r"AGENT_CODE_CGROUP=.* is not a cgroup v2 directory"):
+        run_code(tool_context, f"open({str(marker)!r}, 'w').write('ran')")
+    (tmp_path / "cgroup.controllers").write_text("cpu io memory pids\n")
+    (tmp_path / "cgroup.subtree_control").write_text("cpu\n")
+    with pytest.raises(ToolError, match=r"does not hand the memory and pids controller\(s\) to its children"):
+        run_code(tool_context, "print(1)")
+
+    assert not marker.exists()
 
 
 def test_an_endless_wait_is_killed_at_the_wall_clock_limit(tool_context):
