@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .base import ToolContext
-from .errors import ToolInputError
+from .config import setting
+from .errors import ToolError, ToolInputError
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]+")
 
@@ -56,6 +57,31 @@ def safe_filename(name: str, default: str = "file") -> str:
     """A bare file name: no directories, no control characters, at most 200 characters."""
     cleaned = _UNSAFE.sub("_", name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]).strip(" .")
     return cleaned[:200] or default
+
+
+def task_folder(context: ToolContext) -> Path:
+    """artifacts_dir/<task id>/: where this task's tools write their files."""
+    return context.artifacts_dir / safe_filename(context.task_id, "untasked")
+
+
+def check_artifact_budget(context: ToolContext, adding: int) -> None:
+    """Refuse, before anything is written, a file that would take the task's artifacts over their budget."""
+    limit = setting("AGENT_TASK_ARTIFACT_MAX_BYTES", 200 * 1024 * 1024)
+    folder = task_folder(context)
+    used = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
+    if used + adding > limit:
+        raise ToolError(f"the task's artifacts would be {used + adding} bytes ({used} kept, {adding} more), over "
+                        f"the {limit}-byte limit (AGENT_TASK_ARTIFACT_MAX_BYTES); nothing was written")
+
+
+def write_artifact(context: ToolContext, name: str, data: bytes) -> Path:
+    """Keep `data` as `name` in the task's folder, within the task's artifact budget."""
+    check_artifact_budget(context, len(data))
+    folder = task_folder(context)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / safe_filename(name)
+    path.write_bytes(data)
+    return path
 
 
 class FileStore(Protocol):

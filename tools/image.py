@@ -1,8 +1,9 @@
 """image: resize, crop, convert, annotate, thumbnail, chart and generate images as task artifacts.
 
 It reads only images under the task's artifacts directory (or given inline as base64) and
-writes only under artifacts_dir/<task id>/; it must never read a path outside, and it
-reaches an image provider only through the egress policy (tools.http.request).
+writes only under artifacts_dir/<task id>/, within the task's artifact budget; it must never
+read a path outside, never make an image over AGENT_IMAGE_MAX_PIXELS (checked before a pixel
+is allocated), and it reaches an image provider only through the egress policy (tools.http.request).
 """
 from __future__ import annotations
 
@@ -19,14 +20,14 @@ from . import http
 from .base import Tool, ToolContext, ToolInput
 from .config import setting
 from .errors import ToolError, ToolInputError
-from .files import decode_base64, read_artifact, safe_filename
+from .files import decode_base64, read_artifact, write_artifact
 
 tool = Tool("image", "Edit images (resize, crop, convert, annotate, thumbnail), draw charts, generate images.")
 
 Format = Literal["png", "jpeg", "webp", "gif", "bmp", "tiff"]
 PIL_FORMATS = {"png": "PNG", "jpeg": "JPEG", "jpg": "JPEG", "webp": "WEBP", "gif": "GIF", "bmp": "BMP", "tiff": "TIFF"}
 MAX_SIDE = 10_000
-MAX_PIXELS = 40_000_000  # a decompression bomb is refused before it is decoded
+DEFAULT_MAX_PIXELS = 40_000_000  # inputs and outputs alike; a decompression bomb is refused before it is decoded
 MAX_BYTES = 25 * 1024 * 1024
 PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"]
 Side = Annotated[int, Field(ge=1, le=MAX_SIDE)]
@@ -116,13 +117,24 @@ class GenerateInput(ToolInput):
     format: Format = "png"
 
 
+def max_pixels() -> int:
+    return setting("AGENT_IMAGE_MAX_PIXELS", DEFAULT_MAX_PIXELS)
+
+
+def check_size(width: int, height: int, what: str) -> None:
+    """Refuse an image over the pixel cap from its size alone, before it is decoded or made."""
+    if width * height > max_pixels():
+        raise ToolInputError(f"{what} would be {width}x{height} = {width * height} pixels, over the "
+                             f"{max_pixels()}-pixel limit (AGENT_IMAGE_MAX_PIXELS)")
+
+
 def _decode(raw: bytes, what: str) -> Image.Image:
     try:
         with warnings.catch_warnings():
+            # Pillow's own bomb check, whatever Image.MAX_IMAGE_PIXELS another module left it at
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(raw))
-            if image.width * image.height > MAX_PIXELS:
-                raise ToolInputError(f"{what} is {image.width}x{image.height}, over the {MAX_PIXELS}-pixel limit")
+            check_size(image.width, image.height, what)  # from the header, before a pixel is decoded
             image.load()
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ToolInputError(f"{what} is not an image Pillow can read: {exc}") from None
@@ -151,10 +163,10 @@ def _save(image: Image.Image, context: ToolContext, action: str, fmt: str | None
         flat = Image.new("RGB", rgba.size, "white")
         flat.paste(rgba, mask=rgba.getchannel("A"))
         image = flat
-    folder = context.artifacts_dir / safe_filename(context.task_id, "untasked")
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{action}-{uuid.uuid4().hex[:12]}.{fmt}"
-    image.save(path, PIL_FORMATS[fmt], **options)
+    check_size(image.width, image.height, f"the {action} result")
+    encoded = io.BytesIO()
+    image.save(encoded, PIL_FORMATS[fmt], **options)
+    path = write_artifact(context, f"{action}-{uuid.uuid4().hex[:12]}.{fmt}", encoded.getvalue())
     return {"path": str(path), "width": image.width, "height": image.height, "format": fmt}
 
 
@@ -173,6 +185,7 @@ def resize(params: ResizeInput, context: ToolContext) -> dict[str, Any]:
     image = _open(params, context)
     width = params.width or max(1, round(image.width * params.height / image.height))  # type: ignore[operator]
     height = params.height or max(1, round(image.height * width / image.width))
+    check_size(width, height, "the resized image")  # 10x10 -> 10000x10000 is refused here, not allocated
     return _save(image.resize((width, height), Image.Resampling.LANCZOS), context, "resize",
                  params.format or image.format)
 
@@ -285,6 +298,7 @@ def _draw_series(draw: ImageDraw.ImageDraw, plot: _Plot, params: ChartInput, fon
 @tool.action("chart", credits=20)
 def chart(params: ChartInput, context: ToolContext) -> dict[str, Any]:
     """Draw a bar or line chart of `series` (each a name and one value per label) over `labels`."""
+    check_size(params.width, params.height, "the chart")
     image = Image.new("RGB", (params.width, params.height), "white")
     draw = ImageDraw.Draw(image)
     font = ImageFont.load_default(size=max(10, min(params.width, params.height) // 40))
@@ -298,6 +312,8 @@ def chart(params: ChartInput, context: ToolContext) -> dict[str, Any]:
 @tool.action("generate", credits=100)
 def generate(params: GenerateInput, context: ToolContext) -> dict[str, Any]:
     """Generate an image from a text prompt with the configured image provider."""
+    width, height = (int(side) for side in params.size.split("x"))
+    check_size(width, height, "the generated image")  # before the provider is paid to make it
     url = setting("AGENT_IMAGE_PROVIDER_URL", "")
     if not url:
         raise ToolError("image generation needs AGENT_IMAGE_PROVIDER_URL: the URL of a provider that answers "

@@ -5,6 +5,8 @@ import base64
 import dataclasses
 import io
 import json
+import os
+import resource
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -168,8 +170,78 @@ def test_paths_outside_the_artifacts_are_refused(context, tmp_path):
 
 def test_a_decompression_bomb_is_refused(context):
     path = make_image(context, "bomb.png", (8000, 8000), 0, mode="1")  # a few KB on disk, 64 M pixels
-    with pytest.raises(ToolInputError, match="8000x8000, over the 40000000-pixel limit"):
+    with pytest.raises(ToolInputError, match="8000x8000 = 64000000 pixels, over the 40000000-pixel limit"):
         call(context, "thumbnail", path=str(path))
+
+
+def test_the_bomb_check_holds_even_with_pillows_own_check_switched_off(context, monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)  # as another module might leave it
+    path = make_image(context, "bomb.png", (8000, 8000), 0, mode="1")
+    with pytest.raises(ToolInputError, match="over the 40000000-pixel limit"):
+        call(context, "resize", path=str(path), width=10)
+
+
+def test_resizing_10x10_to_10000x10000_is_refused_before_a_pixel_is_allocated(context):
+    """The attack as found: a tiny image blown up to 100 megapixels took 1.4 GB in the worker."""
+    source = make_image(context, "tiny.png", (10, 10))
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB
+    with pytest.raises(ToolInputError, match=r"the resized image would be 10000x10000 = 100000000 pixels, "
+                                             r"over the 40000000-pixel limit \(AGENT_IMAGE_MAX_PIXELS\)"):
+        call(context, "resize", path=str(source), width=10000, height=10000)
+
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before < 100 * 1024
+    assert list(source.parent.iterdir()) == [source]  # nothing written
+
+
+def test_every_image_action_keeps_to_the_pixel_cap(context, settings):
+    settings.AGENT_IMAGE_MAX_PIXELS = 10_000
+    source = make_image(context, "small.png", (100, 100))
+
+    assert opened(call(context, "resize", path=str(source), width=100, height=100)).size == (100, 100)
+    with pytest.raises(ToolInputError, match="101x100 = 10100 pixels, over the 10000-pixel limit"):
+        call(context, "resize", path=str(source), width=101, height=100)
+    with pytest.raises(ToolInputError, match="1010x10 = 10100 pixels"):  # one side given: the other follows
+        call(context, "resize", path=str(make_image(context, "strip.png", (100, 1))), width=1010)
+    with pytest.raises(ToolInputError, match="the chart would be 200x150 = 30000 pixels"):
+        call(context, "chart", labels=["a"], series=[{"name": "s", "values": [1]}], width=200, height=150)
+    big = make_image(context, "big.png", (200, 100))
+    for action, params in [("thumbnail", {}), ("crop", {"left": 0, "top": 0, "width": 10, "height": 10}),
+                           ("convert", {"format": "jpeg"})]:
+        with pytest.raises(ToolInputError, match=r"big\.png would be 200x100 = 20000 pixels"):
+            call(context, action, path=str(big), **params)
+
+
+def test_generate_refuses_a_size_over_the_cap_before_asking_the_provider(context, settings):
+    settings.AGENT_IMAGE_MAX_PIXELS = 1_000_000
+    with FakeImageProvider() as provider:
+        settings.AGENT_IMAGE_PROVIDER_URL = provider.url
+        with pytest.raises(ToolInputError, match="the generated image would be 2000x2000 = 4000000 pixels"):
+            call(context, "generate", prompt="a lighthouse", size="2000x2000")
+
+    assert provider.requests == []
+
+
+def noise(size: tuple[int, int]) -> str:
+    """A PNG that does not compress: random pixels, base64."""
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3)).save(buffer, "PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_a_tasks_artifacts_stop_at_their_byte_budget(context, settings):
+    settings.AGENT_TASK_ARTIFACT_MAX_BYTES = 300_000
+    image = noise((200, 200))  # about 120 KB as PNG
+    folder = context.artifacts_dir / "t-test"
+    call(context, "convert", base64=image, format="png")
+    call(context, "convert", base64=image, format="png")
+    with pytest.raises(ToolError, match=r"the task's artifacts would be \d+ bytes .* over the 300000-byte limit "
+                                        r"\(AGENT_TASK_ARTIFACT_MAX_BYTES\); nothing was written"):
+        call(context, "convert", base64=image, format="png")
+
+    files = list(folder.iterdir())
+    assert len(files) == 2 and sum(f.stat().st_size for f in files) <= 300_000
+    other_task = dataclasses.replace(context, task_id="t-other")  # the budget is the task's, not everyone's
+    assert opened(call(other_task, "convert", base64=image, format="png")).size == (200, 200)
 
 
 def test_not_an_image_is_refused(context):
