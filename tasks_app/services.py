@@ -11,6 +11,7 @@ from agents import admission, approvals, rollback, schedules
 from agents.errors import describe
 from agents.plan import PlanError
 from agents.planner import validate_request
+from agents.rollback import RollbackNeedsApproval as RollbackNeedsApproval  # re-exported: the faces answer 409
 from agents.rollback import RollbackRefused as RollbackRefused  # re-exported: the faces answer 409
 from agents.types import AgentTypeError
 
@@ -245,13 +246,20 @@ def dead_letter_requeue(*, dead_letter: DeadLetter) -> DeadLetter:
 # --- Rollback (the seed's "Rollback Capability"). --------------------------------------------
 
 
-def task_rollback(*, task: Task, dry_run: bool = False) -> dict[str, Any]:
+def task_rollback(*, task: Task, dry_run: bool = False, approve: list[str] | None = None,
+                  user: User | None = None) -> dict[str, Any]:
     """Undo the last run's reversible changes, newest first, and list what cannot be undone.
 
     Only for a finished run (completed, failed, cancelled): RollbackRefused otherwise. A
-    compensation that ran once is never run again; dry_run only reports.
+    compensation that ran once is never run again; dry_run only reports. A compensation an
+    approval policy gates runs only when `approve` names its id (from a dry run's report):
+    until every gated one is approved nothing runs (RollbackNeedsApproval, with the report).
     """
-    return rollback.rollback(task.id, dry_run=dry_run)
+    try:
+        return rollback.rollback(task.id, dry_run=dry_run, approve=approve or (),
+                                 approved_by=user.get_username() if user is not None else "")
+    except rollback.RollbackInputError as exc:
+        raise InvalidTask("approve", str(exc)) from None
 
 
 # --- The web pages: notifications. ------------------------------------------------------

@@ -31,7 +31,7 @@ from .agent_serializers import (
 from .schema import errors
 from .serializers import TaskSerializer
 from .throttling import TaskExecuteThrottle
-from .views import JSONAPIView, owned_task, validated
+from .views import JSONAPIView, owned_task, user_of, validated
 
 WAITING_FOR_PEOPLE = frozenset({TaskStatus.PAUSED, TaskStatus.AWAITING_APPROVAL})
 
@@ -125,12 +125,15 @@ class ReplayView(JSONAPIView):
 class RollbackView(JSONAPIView):
     @extend_schema(summary="Undo the last run's reversible changes, newest first; list what cannot be undone",
                    description="Only for a finished task (completed, failed, cancelled): else 409. Each "
-                               "compensation runs once, however often this is called; `dryRun` changes nothing.",
+                               "compensation runs once, however often this is called; `dryRun` changes nothing. "
+                               "Compensations an approval policy gates run only when `approve` lists their ids; "
+                               "until then nothing runs: 409 `approval_required` with the report as `rollback`.",
                    request=RollbackSerializer, responses={200: RollbackReportSerializer, **errors(400, 404, 409)})
     def post(self, request: Request, task_id: str) -> Response:
         task = owned_task(request, task_id)
-        dry_run = validated(RollbackSerializer, request.data).validated_data["dryRun"]
-        return Response(services.task_rollback(task=task, dry_run=dry_run))
+        data = validated(RollbackSerializer, request.data).validated_data
+        return Response(services.task_rollback(task=task, dry_run=data["dryRun"], approve=data["approve"],
+                                               user=user_of(request)))
 
 
 class EventsView(JSONAPIView):

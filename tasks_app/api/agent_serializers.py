@@ -95,13 +95,27 @@ class MetricsSerializer(serializers.Serializer):
 
 class RollbackSerializer(StrictSerializer):
     dryRun = serializers.BooleanField(default=False, help_text="only list what would be undone; change nothing")
+    approve = serializers.ListField(
+        child=serializers.CharField(max_length=64), max_length=500, default=list,
+        help_text="ids (from a dry run's report) of the compensations an approval policy gates that you approve")
+
+
+class CompensationApprovalSerializer(serializers.Serializer):
+    policy = serializers.CharField(help_text="the approval policy that gates it, e.g. data-deletion")
+    reason = serializers.CharField()
+    approved = serializers.BooleanField(help_text="whether this request approved it")
 
 
 class CompensationSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="names exactly this compensation (its params): what `approve` lists")
     step = serializers.IntegerField()
     action = serializers.CharField(help_text="the step's action, e.g. calendar.create")
     undo = serializers.CharField(help_text="the compensation that undoes it, e.g. calendar.delete")
-    status = serializers.ChoiceField(choices=["undone", "failed", "alreadyUndone", "wouldUndo"])
+    params = AnyJSONField(help_text="the compensation's full input (secrets redacted)")
+    status = serializers.ChoiceField(
+        choices=["undone", "failed", "alreadyUndone", "wouldUndo", "needsApproval", "refused"])
+    approval = CompensationApprovalSerializer(required=False, help_text="present when a policy gates it")
+    reason = serializers.CharField(required=False, help_text="why it is refused (refused)")
     result = AnyJSONField(required=False, help_text="the compensation's output (undone)")
     error = serializers.CharField(required=False, help_text="why it failed (failed: roll back again to retry)")
 

@@ -1,7 +1,8 @@
 """One error format for every API error: {"error": {"code", "message", "fields"}}.
 
 The DRF exception handler maps validation errors, the services' exceptions (InvalidTask
--> 400, TransitionNotAllowed, TaskInUse and RollbackRefused -> 409) and throttling (429, Retry-After);
+-> 400, TransitionNotAllowed, TaskInUse and RollbackRefused -> 409; RollbackNeedsApproval -> 409
+`approval_required` with the rollback report) and throttling (429, Retry-After);
 the Django handlers answer 400/403/404/500 on /api/ paths in the same shape.
 """
 from __future__ import annotations
@@ -56,6 +57,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, services.InvalidTask):
         fields = {exc.field: [str(exc)]}
         return Response(error_body("invalid", summary(fields), fields), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, services.RollbackNeedsApproval):  # the report says which ids to approve
+        body = {**error_body("approval_required", str(exc)), "rollback": exc.report}
+        return Response(body, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, lifecycle.TransitionNotAllowed | services.TaskInUse | services.RollbackRefused):
         return Response(error_body("conflict", str(exc)), status=status.HTTP_409_CONFLICT)
     if isinstance(exc, Http404):

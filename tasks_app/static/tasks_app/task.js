@@ -91,18 +91,26 @@ const CONTROL_PATHS = {
   resume: () => [`/api/agent/${taskId}/resume`],
   cancel: () => [`/api/agent/${taskId}/cancel`],
   replay: () => [`/api/agent/${taskId}/replay`, { fromStep: 1 }],
-  rollback: () => [`/api/agent/${taskId}/rollback`, { dryRun: false }],
+  rollback: (approve) => [`/api/agent/${taskId}/rollback`, { dryRun: false, approve }],
 };
 
-// Roll back: show what would be undone and what cannot be (a dry run), then undo on confirmation.
+// Roll back: show each compensation's full input and what cannot be undone (a dry run); on
+// confirmation undo, approving the compensations a policy gates that the person just read.
+// Resolves to the ids approved, or null when the person declined.
 async function confirmRollback() {
   const plan = await api("POST", `/api/agent/${taskId}/rollback`, { dryRun: true });
+  const call = (c) => `${c.undo} ${JSON.stringify(c.params)}`;
+  const gated = plan.compensations.filter((c) => c.status === "needsApproval");
   const lines = [
-    ...plan.compensations.filter((c) => c.status === "wouldUndo").map((c) => `undo step ${c.step}: ${c.action} (${c.undo})`),
+    ...plan.compensations.filter((c) => c.status === "wouldUndo").map((c) => `undo step ${c.step} (${c.action}): ${call(c)}`),
+    ...gated.map((c) => `NEEDS YOUR APPROVAL (${c.approval.reason}), undo step ${c.step} (${c.action}): ${call(c)}`),
+    ...plan.compensations.filter((c) => c.status === "refused").map((c) => `step ${c.step}: ${c.reason}`),
     ...plan.cannotBeUndone.map((w) => `cannot be undone, step ${w.step}: ${w.reason}`),
     ...plan.notUndoableAutomatically.map((w) => `undo by hand, step ${w.step}: ${w.reason}`),
   ];
-  return confirm(`Roll back the last run? ${plan.summary}.\n\n${lines.join("\n")}`);
+  const approving = gated.length ? `\n\nOK approves the ${gated.length} marked for approval and runs them.` : "";
+  if (!confirm(`Roll back the last run? ${plan.summary}.\n\n${lines.join("\n")}${approving}`)) return null;
+  return gated.map((c) => c.id);
 }
 
 root.addEventListener("click", async (click) => {
@@ -114,8 +122,9 @@ root.addEventListener("click", async (click) => {
     if (button.dataset.action) {
       const action = button.dataset.action;
       if (action === "cancel" && !confirm("Cancel this task? A step in flight finishes first.")) return;
-      if (action === "rollback" && !(await confirmRollback())) return;
-      const [path, body] = CONTROL_PATHS[action]();
+      const approve = action === "rollback" ? await confirmRollback() : undefined;
+      if (approve === null) return;
+      const [path, body] = CONTROL_PATHS[action](approve);
       const answer = await api("POST", path, body);
       if (action === "replay") { location.assign(`/tasks/${answer.id}/`); return; }
       if (action === "rollback") say(`Rolled back: ${answer.summary}.`);
