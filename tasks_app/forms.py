@@ -10,6 +10,7 @@ from typing import Any
 
 from django import forms
 
+from . import json_depth
 from .models import Priority
 
 MAX_JSON_BYTES = 64 * 1024
@@ -60,7 +61,9 @@ def _json_object(text: str, name: str) -> dict[str, Any] | None:
     if len(text.encode()) > MAX_JSON_BYTES:
         raise forms.ValidationError(f"{name} must be at most {MAX_JSON_BYTES} bytes of JSON")
     try:
-        value = json.loads(text)
+        value = json_depth.loads(text)
+    except json_depth.TooDeep as exc:
+        raise forms.ValidationError(f"{name}: {exc}") from None
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno}, column {exc.colno}"
         raise forms.ValidationError(f"{name} is not valid JSON: {exc.msg} ({where})") from None

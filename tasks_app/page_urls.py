@@ -3,11 +3,11 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from . import oauth, pages, unsubscribe
+from .login_forms import LoginView
 
 urlpatterns = [
     path("", pages.dashboard, name="dashboard"),
-    path("login/", auth_views.LoginView.as_view(template_name="tasks_app/login.html",
-                                                redirect_authenticated_user=True), name="login"),
+    path("login/", LoginView.as_view(), name="login"),  # throttled: tasks_app/login_guard.py
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("tasks/", pages.task_list, name="task-list-page"),
     path("tasks/new", pages.task_new, name="task-new"),

@@ -6,6 +6,7 @@ and the API, driven by the static JS; nothing here writes a model directly.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, cast
 
 from django.contrib.auth.decorators import login_required
@@ -16,6 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from . import credentials, lifecycle, selectors, services
+from .api.throttling import TaskCreateThrottle, TaskExecuteThrottle, page_throttle_wait
 from .dashboard import dashboard_metrics
 from .forms import EXAMPLE_PLAN, EXAMPLES, KINDS, TaskWizardForm, initial_form
 from .lifecycle import TERMINAL
@@ -67,19 +69,33 @@ def task_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def task_new(request: HttpRequest) -> HttpResponse:
     form = TaskWizardForm(request.POST) if request.method == "POST" else initial_form()
+    wait = None
     if request.method == "POST" and form.is_valid():
-        try:
-            task = services.task_create(user=_user(request), **form.create_kwargs())
-        except services.InvalidTask as exc:
-            form.show_service_error(exc.field, str(exc))
+        # the API's create (and, to start it now, execute) limits: nothing is created when over either
+        limits = [TaskCreateThrottle, *([TaskExecuteThrottle] if form.cleaned_data["run_now"] else [])]
+        wait = page_throttle_wait(request, *limits)
+        if wait is not None:
+            form.add_error(None, f"Too many tasks created or started: try again in {math.ceil(wait)} seconds.")
         else:
-            if form.cleaned_data["run_now"]:
-                services.task_execute(task=task)
-            return redirect("task-detail-page", task_id=task.id)
+            try:
+                task = services.task_create(user=_user(request), **form.create_kwargs())
+            except services.InvalidTask as exc:
+                form.show_service_error(exc.field, str(exc))
+            else:
+                if form.cleaned_data["run_now"]:
+                    services.task_execute(task=task)
+                return redirect("task-detail-page", task_id=task.id)
+    return _wizard(request, form, wait)
+
+
+def _wizard(request: HttpRequest, form: TaskWizardForm, wait: float | None) -> HttpResponse:
     examples = {kind: {"title": ex["title"], "config": ex["config"]} for kind, ex in EXAMPLES.items()}
-    return render(request, "tasks_app/task_new.html", {
+    response = render(request, "tasks_app/task_new.html", {
         "form": form, "examples": examples, "example_plan": EXAMPLE_PLAN,
-    }, status=400 if form.is_bound else 200)
+    }, status=429 if wait is not None else 400 if form.is_bound else 200)
+    if wait is not None:
+        response["Retry-After"] = str(math.ceil(wait))
+    return response
 
 
 def _task_context(task: Task) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("XANTUUS_VAR_DIR", BASE_DIR / "var"))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)  # keys, uploads, mail: the owner's only
 
 
 def env_int(name: str, default: int) -> int:
@@ -35,13 +35,27 @@ def env_list(name: str) -> list[str]:
 
 
 def _secret_key() -> str:
-    """DJANGO_SECRET_KEY, or a key generated once per machine into var/ (never committed)."""
+    """DJANGO_SECRET_KEY, or a key generated once per machine into var/ (never committed).
+
+    The key is written 0600 from the first byte into a file of its own, then linked into place:
+    of two processes starting at once one wins, the other reads the winner's complete file.
+    """
     if key := os.environ.get("DJANGO_SECRET_KEY"):
         return key
     path = VAR_DIR / "secret_key"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+        draft = VAR_DIR / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(50))
+            os.link(draft, path)  # atomic, and fails if another process linked its key first
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink(missing_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)  # written by an older version with the umask's mode
     return path.read_text().strip()
 
 
@@ -50,6 +64,37 @@ SECRET_KEY = _secret_key()
 XANTUUS_ENCRYPTION_KEY = os.environ.get("XANTUUS_ENCRYPTION_KEY", "")
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS") or ["localhost", "127.0.0.1", "[::1]", "testserver"]
+
+# --- Deployment security (docs/guarantees.md, "Security") ------------------------------
+# Origins (scheme://host[:port]) trusted for CSRF and for websocket handshakes besides this site's own.
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+# Served over HTTPS (directly or behind a TLS proxy): cookies are then Secure unless DEBUG.
+XANTUUS_HTTPS = env_bool("XANTUUS_HTTPS", False)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", XANTUUS_HTTPS and not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", XANTUUS_HTTPS and not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+
+
+def _proxy_ssl_header() -> tuple[str, str] | None:
+    """SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto: https": the header a TLS proxy sets (only behind one)."""
+    raw = os.environ.get("SECURE_PROXY_SSL_HEADER", "").strip()
+    if not raw:
+        return None
+    name, sep, value = raw.partition(":")
+    if not sep or not name.strip() or not value.strip():
+        raise ValueError(f"SECURE_PROXY_SSL_HEADER must look like 'X-Forwarded-Proto: https', got {raw!r}")
+    return "HTTP_" + name.strip().upper().replace("-", "_"), value.strip()
+
+
+SECURE_PROXY_SSL_HEADER = _proxy_ssl_header()
+# The pages, the admin and Swagger UI use this site's static files only (tasks_app/security_headers.py).
+XANTUUS_CSP = os.environ.get(
+    "XANTUUS_CSP",
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; "
+    "frame-ancestors 'none'; form-action 'self'",
+)
 
 INSTALLED_APPS = [
     "daphne",
@@ -71,6 +116,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "tasks_app.security_headers.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -116,8 +162,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Applied wherever a password is set: createsuperuser, changepassword, the admin's user forms.
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": env_int("AUTH_PASSWORD_MIN_LENGTH", 10)}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -137,6 +188,14 @@ MEDIA_URL = "media/"
 # --- Agent engine (the seed's names and defaults) ------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 EMBEDDED = not REDIS_URL  # no broker: the in-process runner drives the same step code
+# The cache holds the throttles' and the login guard's counters: in Redis every process shares them.
+CACHES = {
+    "default": (
+        {"BACKEND": "tasks_app.redis_cache.SharedRedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "xantuus-cache"}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 AGENT_MAX_CONCURRENT = env_int("AGENT_MAX_CONCURRENT", 10)
 AGENT_MAX_CONCURRENT_PER_USER = env_int("AGENT_MAX_CONCURRENT_PER_USER", 10)
 AGENT_TIMEOUT_MS = env_int("AGENT_TIMEOUT_MS", 300_000)
@@ -243,7 +302,7 @@ CHANNEL_LAYERS = {
 # --- REST framework ---------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "tasks_app.api.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -253,7 +312,17 @@ REST_FRAMEWORK = {
 # Per-user API rate limits ("<count>/<sec|min|hour|day>"; empty: unlimited); over them: 429 + Retry-After.
 AGENT_RATE_CREATE = os.environ.get("AGENT_RATE_CREATE", "60/min")
 AGENT_RATE_EXECUTE = os.environ.get("AGENT_RATE_EXECUTE", "60/min")
-AGENT_RATE_LOGIN = os.environ.get("AGENT_RATE_LOGIN", "20/min")  # POST /api/auth/token per client address
+# Password logins (the page, the admin, POST /api/auth/token; tasks_app/login_guard.py): attempts per
+# client address, and a username locked for AGENT_LOGIN_LOCKOUT_S after AGENT_LOGIN_MAX_FAILURES failures.
+AGENT_RATE_LOGIN = os.environ.get("AGENT_RATE_LOGIN", "20/min")
+AGENT_LOGIN_MAX_FAILURES = env_int("AGENT_LOGIN_MAX_FAILURES", 5)
+AGENT_LOGIN_LOCKOUT_S = env_int("AGENT_LOGIN_LOCKOUT_S", 900)
+# Proxies (IPs or CIDRs) whose X-Forwarded-For is believed; none: REMOTE_ADDR is the client.
+AGENT_TRUSTED_PROXIES = env_list("AGENT_TRUSTED_PROXIES")
+# API tokens expire this many seconds after issue (0: never); DELETE /api/auth/token revokes one.
+AGENT_TOKEN_TTL_S = env_int("AGENT_TOKEN_TTL_S", 30 * 86400)
+    "DEFAULT_PARSER_CLASSES": ["tasks_app.api.parsers.JSONParser", "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
 # POST /api/agent/execute/{id} with {"async": false} waits at most this long for the result, then answers 202.
 AGENT_SYNC_WAIT_S = float(os.environ.get("AGENT_SYNC_WAIT_S", "30"))
 SPECTACULAR_SETTINGS = {

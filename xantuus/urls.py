@@ -2,6 +2,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from tasks_app.login_forms import AdminLoginForm
+
+# The admin's login passes the same guard as the pages' and the API's (tasks_app/login_guard.py).
+admin.site.login_form = AdminLoginForm
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("tasks_app.api.urls")),

@@ -1,11 +1,18 @@
 """Per-user rate limits on creating and executing tasks (settings AGENT_RATE_CREATE / _EXECUTE).
 
-Over the limit DRF answers 429 with Retry-After; errors.py puts it in the error format.
+The API's views and the wizard's form post (page_throttle_wait) count against the same limits, in
+the default cache: Redis when REDIS_URL is set, so every process shares the counters. Over the
+limit DRF answers 429 with Retry-After; errors.py puts it in the error format. Password logins
+have their own rule in tasks_app/login_guard.py.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from rest_framework.throttling import UserRateThrottle
+
+from tasks_app.client_address import client_address
 
 
 class _SettingRateThrottle(UserRateThrottle):
@@ -20,6 +27,10 @@ class _SettingRateThrottle(UserRateThrottle):
         self.num_requests, self.duration = self.parse_rate(self.rate)
         return super().allow_request(request, view)
 
+    def get_ident(self, request) -> str:  # type: ignore[no-untyped-def]
+        # DRF believes any X-Forwarded-For; only the trusted proxies' hops count here
+        return client_address(request)
+
 
 class TaskCreateThrottle(_SettingRateThrottle):
     scope = "task_create"
@@ -31,11 +42,11 @@ class TaskExecuteThrottle(_SettingRateThrottle):
     setting = "AGENT_RATE_EXECUTE"
 
 
-class LoginThrottle(_SettingRateThrottle):
-    """Password guesses per client address at POST /api/auth/token."""
-
-    scope = "login"
-    setting = "AGENT_RATE_LOGIN"
-
-    def get_cache_key(self, request, view) -> str:  # type: ignore[no-untyped-def]
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+def page_throttle_wait(request: Any, *throttles: type[_SettingRateThrottle]) -> float | None:
+    """For a page's form post: None when every throttle allows it, else the seconds to wait."""
+    waits = []
+    for throttle_class in throttles:
+        throttle = throttle_class()
+        if not throttle.allow_request(request, None):
+            waits.append(throttle.wait() or 1.0)
+    return max(waits) if waits else None

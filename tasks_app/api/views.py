@@ -1,24 +1,24 @@
-"""Shared view helpers (owner scoping, pagination) and the small endpoints: tools, auth token."""
+"""Shared view helpers (owner scoping, pagination) and the small endpoints: tools, auth token (issue, revoke)."""
 from __future__ import annotations
 
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, Throttled, ValidationError
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from tasks_app import login_guard, tokens
 from tasks_app.models import Project, Task
 from tools.registry import catalog
 
+from .parsers import JSONParser
 from .schema import errors, obj
 from .serializers import ToolActionSerializer
-from .throttling import LoginThrottle
 
 MAX_ID = 32  # ids are 25 characters; a longer (or NUL-bearing) path segment matches nothing
 
@@ -54,9 +54,17 @@ def validated(serializer_class: type[serializers.Serializer], data: Any, **kwarg
 
 
 class JSONAPIView(APIView):
-    """The API speaks JSON only (no form bodies): one request format to validate and document."""
+    """The API speaks JSON only (no form bodies): one request format to validate and document.
+
+    Its parser bounds nesting (tasks_app/json_depth.py): too deep is a 400, never a RecursionError.
+    """
 
     parser_classes = [JSONParser]
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False)
 
 
 class Pagination(PageNumberPagination):
@@ -74,17 +82,42 @@ class ToolsView(JSONAPIView):
         return Response(catalog())
 
 
-class TokenView(ObtainAuthToken):
-    """POST username + password -> {"token": ...}; send it as `Authorization: Token <token>`."""
+class TokenView(JSONAPIView):
+    """POST username + password -> {"token": ...}; send it as `Authorization: Token <token>`.
 
-    authentication_classes = []  # a stale token or session must not stop anyone logging in
-    throttle_classes = [LoginThrottle]
+    Every attempt passes tasks_app/login_guard.py (per address and per username, shared cache);
+    DELETE revokes the caller's token. Tokens expire after AGENT_TOKEN_TTL_S (tasks_app/tokens.py).
+    """
+
+    parser_classes = [JSONParser, FormParser, MultiPartParser]  # as DRF's ObtainAuthToken accepts
+
+    def get_authenticators(self) -> list[Any]:
+        # a stale token or session must not stop anyone logging in
+        return [] if self.request.method == "POST" else super().get_authenticators()
+
+    def get_permissions(self) -> list[Any]:
+        return [] if self.request.method == "POST" else list(super().get_permissions())
 
     @extend_schema(
         summary="Exchange a username and password for an API token",
+        description="Over the login limits (per client address, and a username after repeated failures) "
+                    "the answer is 429 with Retry-After, whether or not the username exists.",
         request=obj("TokenRequest", username=serializers.CharField(), password=serializers.CharField()),
-        responses={200: obj("TokenResponse", token=serializers.CharField()), **errors(400, authenticated=False)},
+        responses={200: obj("TokenResponse", token=serializers.CharField()), **errors(400, 429, authenticated=False)},
         auth=[],
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().post(request, *args, **kwargs)
+        credentials = validated(TokenRequestSerializer, request.data).validated_data
+        try:
+            user = login_guard.authenticate(request, credentials["username"], credentials["password"])
+        except login_guard.LoginLocked as exc:
+            raise Throttled(wait=exc.retry_after, detail=str(exc)) from None
+        if user is None:
+            raise ValidationError({"non_field_errors": ["Unable to log in with provided credentials."]})
+        return Response({"token": tokens.token_issue(user=user).key})
+
+    @extend_schema(summary="Revoke the caller's API token (log out everywhere it is used)",
+                   request=None, responses={204: None, **errors()})
+    def delete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        tokens.token_revoke(user=user_of(request))
+        return Response(status=204)

@@ -64,7 +64,16 @@ export function showStatus(root, status) {
 export function showProgress(root, progress) {
   for (const bar of root.querySelectorAll('[data-role="progress"]')) {
     bar.setAttribute("aria-valuenow", String(progress));
-    bar.firstElementChild.style.width = `${progress}%`;
+    paintBar(bar);
   }
   for (const text of root.querySelectorAll('[data-role="progress-text"]')) text.textContent = `${progress}%`;
 }
+
+// A bar's width is set here from aria-valuenow, never by a style attribute in the page: the
+// Content-Security-Policy allows no inline styles.
+function paintBar(bar) {
+  const value = Math.max(0, Math.min(100, Number(bar.getAttribute("aria-valuenow")) || 0));
+  bar.firstElementChild.style.width = `${value}%`;
+}
+
+for (const bar of document.querySelectorAll('[data-role="progress"]')) paintBar(bar);
