@@ -1,6 +1,7 @@
 """What a step sees: the reference context of plan params, and the ToolContext of a call."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -43,6 +44,12 @@ def idempotency_key(task: Task, number: int) -> str:
     return f"task:{task.id}:run:{task.attempts}:step:{number}"
 
 
+def owner_artifacts_dir(owner_id: int | None) -> Path:
+    """MEDIA_ROOT/artifacts/<owner id>/: the only files an owner's tools may read or write, so
+    one user's task can never name another user's screenshot by its path."""
+    return settings.MEDIA_ROOT / "artifacts" / (str(owner_id) if owner_id is not None else "no-owner")
+
+
 def build_tool_context(task: Task, number: int, *, uses_credentials: bool = False) -> ToolContext:
     return ToolContext(
         task_id=task.id,
@@ -54,6 +61,6 @@ def build_tool_context(task: Task, number: int, *, uses_credentials: bool = Fals
         llm=get_provider(),
         state=dict(task.tool_state or {}),
         credentials=credentials.load_all(user_id=task.user_id) if uses_credentials else {},
-        artifacts_dir=settings.MEDIA_ROOT / "artifacts",
+        artifacts_dir=owner_artifacts_dir(task.user_id),
         stores=OwnerStores(Scope(owner_id=task.user_id, task_id=task.id, run=task.attempts)),
     )
