@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tasks_app import credentials
+from tasks_app.agent_data import Contact
 from tasks_app.api import urls as api_urls
 from tasks_app.models import Approval, DeadLetter, Project, Task
 
@@ -45,13 +46,22 @@ def calls(task, project):
         ("post", f"/api/agent/{t}/replay", {"fromStep": 1}), ("get", f"/api/agent/{t}/events", None),
         ("post", f"/api/agent/{t}/rollback", {"dryRun": False}),
         ("delete", "/api/credentials/google", None),  # another user's stored credential: not theirs to forget
+        *contact_calls(task),
     ]
+
+
+def contact_calls(task):
+    c = Contact.objects.get_or_create(owner=task.user, email="mine@example.com")[0].id
+    return [("get", f"/api/contacts/{c}", None), ("patch", f"/api/contacts/{c}", {"name": "x"}),
+            ("delete", f"/api/contacts/{c}", None)]
 
 
 COLLECTIONS = [("get", "/api/workspace/tasks", None), ("post", "/api/workspace/tasks", {"title": "x"}),
                ("get", "/api/workspace/projects", None), ("post", "/api/workspace/projects", {"name": "x"}),
                ("get", "/api/agent/metrics", None), ("get", "/api/tools", None), ("get", "/api/dead-letters", None),
-               ("get", "/api/credentials", None), ("put", "/api/credentials/email_provider", {"provider": "gmail"})]
+               ("get", "/api/credentials", None), ("put", "/api/credentials/email_provider", {"provider": "gmail"}),
+               ("get", "/api/contacts", None), ("post", "/api/contacts", {"email": "x@example.com"}),
+               ("post", "/api/contacts/import", None)]
 
 
 def test_the_walk_covers_every_api_route(owned):
@@ -62,7 +72,8 @@ def test_the_walk_covers_every_api_route(owned):
         approval, dead_letter = others(task)
         concrete = "/api/" + (route.replace("<str:task_id>", task.id).replace("<str:id>", task.id)
                               .replace("<str:approval_id>", approval).replace("<str:dead_letter_id>", dead_letter)
-                              .replace("<str:provider>", "google"))
+                              .replace("<str:provider>", "google")
+                              .replace("<str:contact_id>", Contact.objects.get(email="mine@example.com").id))
         concrete_project = "/api/" + route.replace("<str:id>", project.id)
         concrete_provider = "/api/" + route.replace("<str:provider>", "email_provider")
         assert walked & {concrete, concrete_project, concrete_provider}, f"{route} is not walked"
