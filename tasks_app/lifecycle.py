@@ -57,9 +57,9 @@ TRANSITIONS: dict[str, Transition] = {
 class TransitionNotAllowed(Exception):
     """The task's current status does not allow the requested transition."""
 
-    def __init__(self, task_id: str, name: str, current: str | None):
+    def __init__(self, task_id: str, name: str, current: str | None, *, sources: frozenset[str] | None = None):
         self.task_id, self.name, self.current = task_id, name, current
-        allowed = ", ".join(sorted(TRANSITIONS[name].sources))
+        allowed = ", ".join(sorted(sources if sources is not None else TRANSITIONS[name].sources))
         super().__init__(
             f"cannot {name.replace('_', ' ')} task {task_id}: it is {current or 'missing'}"
             f" (allowed from: {allowed})"

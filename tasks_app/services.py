@@ -87,8 +87,8 @@ def task_cancel(*, task: Task) -> Task:
 
 def task_replay(*, task: Task, from_step: int = 1) -> Task:
     """Re-run a finished task as a new task: steps before `from_step` are copied from its trace."""
-    if not lifecycle.allowed(task.status, "start") or task.status == "pending":
-        raise lifecycle.TransitionNotAllowed(task.id, "replay", task.status)
+    if task.status not in lifecycle.TERMINAL:  # only a finished run has a whole trace to replay
+        raise lifecycle.TransitionNotAllowed(task.id, "replay", task.status, sources=lifecycle.TERMINAL)
     plan = task.plan or {}
     if plan.get("mode") == "react" or not plan.get("steps"):
         raise InvalidTask("plan", f"task {task.id} has no recorded plan to replay")

@@ -149,6 +149,8 @@ def test_a_replay_over_the_limit_waits_its_turn(user, hn_server, settings):
     services.task_execute(task=busy)
     replay = services.task_replay(task=original, from_step=2)
     assert replay.status == "queued"
+    with pytest.raises(lifecycle.TransitionNotAllowed):  # a run still waiting has nothing to replay yet
+        services.task_replay(task=replay, from_step=1)
     assert INLINE.wait_idle(timeout=60)
     replay.refresh_from_db()
     busy.refresh_from_db()
