@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from http.cookiejar import Cookie
 from typing import Any, TypeVar
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from playwright.sync_api import Browser, BrowserContext, Request, Route, WebSocketRoute, sync_playwright
@@ -27,6 +27,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from .base import ToolContext
 from .config import setting
 from .errors import EgressDenied, ToolError, TransientToolError
+from .http import without_credentials
 from .pinning import pinned_session
 
 log = logging.getLogger("tools.browser")
@@ -133,27 +134,32 @@ class _Guard:
             return _quietly(route.abort, "failed")
         if answer is None:  # a placeholder page; the session goes on to the checked target
             return _quietly(route.fulfill, status=200, content_type="text/html", body="")
-        _quietly(route.fulfill, status=answer.status_code, headers=_answer_headers(answer), body=answer.content)
+        response, body = answer
+        _quietly(route.fulfill, status=response.status_code, headers=_answer_headers(response), body=body)
 
-    def _fetch(self, request: Request, main: bool) -> requests.Response | None:
+    def _fetch(self, request: Request, main: bool) -> tuple[requests.Response, bytes] | None:
         url, method, body = request.url, request.method, request.post_data_buffer
         headers = {k: v for k, v in request.headers.items() if k.lower() not in UNFORWARDED}
         for _ in range(MAX_REDIRECTS + 1):
             self.egress.check_target(url)  # the host is resolved and checked as it is connected
-            answer = self._send(method, url, headers, body)
-            location = answer.headers.get("location")
-            if not (300 <= answer.status_code < 400 and location):
-                return answer
-            self._keep_cookies(answer)  # a hop's cookies: nobody fulfills it, so store them here
-            url = urljoin(url, location)
-            if answer.status_code in (301, 302, 303) and method != "HEAD":
+            response, content = self._send(method, url, headers, body)
+            location = response.headers.get("location")
+            if not (300 <= response.status_code < 400 and location):
+                return response, content
+            self._keep_cookies(response)  # a hop's cookies: nobody fulfills it, so store them here
+            url, previous = urljoin(url, location), url
+            if urlsplit(url)[:2] != urlsplit(previous)[:2]:  # another origin: no credentials (as Chromium does)
+                headers = without_credentials(headers)
+            if response.status_code in (301, 302, 303) and method != "HEAD":
                 method, body = "GET", None
             if main:
                 self.redirect = url
                 return None
         raise ToolError(f"more than {MAX_REDIRECTS} redirects")
 
-    def _send(self, method: str, url: str, headers: dict[str, str], body: bytes | None) -> requests.Response:
+    def _send(self, method: str, url: str, headers: dict[str, str],
+              body: bytes | None) -> tuple[requests.Response, bytes]:
+        """One request on the pinned session with the context's cookies; the answer and its capped body."""
         assert self.bctx is not None
         cookie = "; ".join(f"{c['name']}={c['value']}" for c in self.bctx.cookies([url]))
         answer = self.http.request(method, url, headers={**headers, **({"Cookie": cookie} if cookie else {})},
@@ -164,8 +170,7 @@ class _Guard:
                 content += chunk
                 if len(content) > MAX_RESOURCE_BYTES:
                     raise ToolError(f"{url} is larger than {MAX_RESOURCE_BYTES} bytes")
-        answer._content = bytes(content)  # read once, capped; requests keeps it for .content
-        return answer
+        return answer, bytes(content)
 
     def _keep_cookies(self, answer: requests.Response) -> None:
         jar = requests.cookies.RequestsCookieJar()
