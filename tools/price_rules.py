@@ -28,6 +28,7 @@ class Reading:
     screenshot: dict[str, Any] | None = None
     reasons: list[str] = field(default_factory=list)
     note: str | None = None
+    transient: bool = False  # the error was network trouble (worth a retry), not a changed page
 
     @property
     def changed(self) -> bool:

@@ -15,7 +15,7 @@ from . import price_rules
 from .base import Tool, ToolContext, ToolInput
 from .browser import read_values, save_screenshot
 from .browser_session import MAX_TIMEOUT_MS, Session, in_session
-from .errors import ToolError
+from .errors import ToolError, TransientToolError
 from .money import currency_code, parse_price
 from .price_rules import Reading
 
@@ -103,20 +103,24 @@ def candidates(url: str) -> list[str]:
 class _Unreachable(ToolError):
     """The page could not be opened at this URL (another scheme may work)."""
 
+    def __init__(self, exc: ToolError):
+        super().__init__(str(exc))
+        self.transient = isinstance(exc, TransientToolError)
+
 
 def _read_at(context: ToolContext, url: str, params: CheckInput, reading: Reading) -> None:
     def act(s: Session) -> None:
         try:
             response = s.goto(url)
         except ToolError as exc:
-            raise _Unreachable(str(exc)) from None
+            raise _Unreachable(exc) from None
         reading.opened_url = url
         if response is not None and response.status >= 400:
             raise ToolError(f"{url} answered HTTP {response.status}")
         if params.screenshot:
             reading.screenshot = save_screenshot(s, context)
-        reading.text = str(read_values(s, params.selector, params.attribute, False, params.timeout_ms) or "")[
-            :MAX_TEXT_CHARS]
+        value = read_values(s, params.selector, params.attribute, False, params.timeout_ms)
+        reading.text = str(value or "")[:MAX_TEXT_CHARS]
 
     in_session(context, act, restore=False)
 
@@ -124,15 +128,16 @@ def _read_at(context: ToolContext, url: str, params: CheckInput, reading: Readin
 def _read(context: ToolContext, url: str, params: CheckInput, reading: Reading) -> None:
     # Each scheme gets a fresh browser session: a failed https load leaves Chromium's error
     # page navigating, which would interrupt the http attempt in the same page.
-    failures: list[str] = []
+    failures: list[_Unreachable] = []
     for candidate in candidates(url):
         try:
             _read_at(context, candidate, params, reading)
             break
         except _Unreachable as exc:
-            failures.append(str(exc))
+            failures.append(exc)
     else:
-        raise ToolError("; ".join(failures))
+        error = TransientToolError if all(f.transient for f in failures) else ToolError
+        raise error("; ".join(str(f) for f in failures))
     money = parse_price(reading.text)
     if money.amount is None:
         raise ToolError(f"{params.selector!r} on {reading.opened_url} holds no price: {reading.text!r}")
@@ -145,6 +150,7 @@ def _check_one(context: ToolContext, url: str, params: CheckInput, store: PriceS
         _read(context, url, params, reading)
     except ToolError as exc:  # this page's problem, reported in its entry; the others go on
         reading.error, reading.price, reading.currency = str(exc), None, None
+        reading.transient = isinstance(exc, TransientToolError)
     if store is not None:
         previous = store.previous(url)
         if previous is not None:
@@ -164,7 +170,10 @@ def check(params: CheckInput, context: ToolContext) -> dict[str, Any]:
     store: PriceStore | None = context.stores.get("prices")
     readings = [_check_one(context, url, params, store) for url in params.urls]
     if all(r.error for r in readings):
-        raise ToolError("no page could be read: " + "; ".join(f"{r.url}: {r.error}" for r in readings))
+        # Every page down for network reasons is worth the engine's retry (readings are kept
+        # once per run, so a retry replaces them); a page that changed is not.
+        error = TransientToolError if all(r.transient for r in readings) else ToolError
+        raise error("no page could be read: " + "; ".join(f"{r.url}: {r.error}" for r in readings))
     rules = params.rules()
     currency = price_rules.decide(readings, rules)
     alerted = [r.url for r in readings if r.reasons]

@@ -1,80 +1,70 @@
-"""browser_automation: open pages, extract values by selector, alert when a price drops.
+"""browser_automation: watch prices on pages, remember them, alert when one drops or changes.
 
 The seed's example: {"urls": [...], "selector": ".price", "schedule": "0 9 * * *",
-"alertThreshold": 99.99} watches competitor prices and mails the user when one is lower.
+"alertThreshold": 99.99} watches competitor prices and mails the user when one is lower;
+its API example ({"url": ..., "selector": ...}, "alert if price changes") has no threshold,
+so it alerts when a price changed since the last run.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from tools.prices import MAX_URLS, Rules, check_url
 
 from ..plan import Plan, parse_plan
 
-# Runs in the code sandbox: parse "$1,299.00"-like texts and compare with the threshold.
-COMPARE = """
-import re
-def price(text):
-    m = re.search(r"-?\\d[\\d,]*(?:\\.\\d+)?", str(text or ""))
-    return float(m.group(0).replace(",", "")) if m else None
-found = [{"url": url, "text": text, "price": price(text)} for url, text in zip(inputs["urls"], inputs["values"])]
-threshold = inputs.get("threshold")
-below = [f for f in found if threshold is not None and f["price"] is not None and f["price"] < threshold]
-lines = [f"{f['url']}: {f['text']}" for f in below]
-result = {"prices": found, "alert": bool(below), "below": below,
-          "message": "Lower than %s:\\n" % threshold + "\\n".join(lines) if below else ""}
-"""
 
-
-class Config(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    urls: list[str] = Field(default_factory=list, max_length=20)
+class Config(Rules):
+    urls: list[str] = Field(default_factory=list, max_length=MAX_URLS)
     url: str | None = Field(default=None, description="One URL (the seed's create-task example)")
     selector: str = Field(min_length=1, max_length=1000)
     attribute: str | None = Field(default=None, max_length=200)
-    alert_threshold: float | None = Field(default=None, alias="alertThreshold")
     screenshot: bool = False
     schedule: str | None = None
 
+    @field_validator("urls")
+    @classmethod
+    def valid_urls(cls, urls: list[str]) -> list[str]:
+        return [check_url(u) for u in urls]
+
+    @field_validator("url")
+    @classmethod
+    def valid_url(cls, url: str | None) -> str | None:
+        return None if url is None else check_url(url)
+
     @model_validator(mode="after")
     def some_url(self) -> Config:
-        self.urls = [_absolute(u) for u in ([self.url] if self.url else []) + self.urls]
+        # Scheme-less URLs stay as written: prices.check tries https, then http.
+        self.urls = list(dict.fromkeys(([self.url] if self.url else []) + self.urls))
         if not self.urls:
             raise ValueError("give url or urls")
         return self
 
 
-def _absolute(url: str) -> str:
-    """The seed writes 'competitor.com/pricing': a bare host means https."""
-    return url if "://" in url else f"https://{url}"
-
-
 def build_plan(config: Config, *, goal: str) -> Plan:
-    steps: list[dict[str, Any]] = []
-    extracted: list[str] = []
-    for url in config.urls:
-        steps.append({"action": "browser.navigate", "description": f"Open {url}", "params": {"url": url}})
-        extract = {"selector": config.selector, **({"attribute": config.attribute} if config.attribute else {})}
-        steps.append({"action": "browser.extract", "description": f"Extract {config.selector}", "params": extract})
-        extracted.append(f"{{step{len(steps)}.result}}")
-        if config.screenshot:
-            steps.append({"action": "browser.screenshot", "description": f"Screenshot of {url}", "params": {}})
-    if config.alert_threshold is None:
-        return parse_plan({"steps": steps, "estimatedDuration": 10_000 * len(config.urls)})
-    steps.append({"action": "code.run", "description": f"Compare prices with {config.alert_threshold}",
-                  "params": {"code": COMPARE, "inputs": {"urls": config.urls, "values": extracted,
-                                                         "threshold": config.alert_threshold}}})
-    compare = f"step{len(steps)}"
-    steps.append({"action": "email.send", "description": "Alert: a price is below the threshold",
-                  "when": f"{{{compare}.result.result.alert}}",
-                  "params": {"to": "{user.email}", "subject": f"Price alert: {goal.splitlines()[0][:120]}",
-                             "body": f"{{{compare}.result.result.message}}"}})
+    check = config.model_dump(by_alias=True, exclude_none=True,
+                              include={"urls", "selector", "attribute", "screenshot", "alert_threshold",
+                                       "our_price", "alert_on_change", "currency"})
+    steps: list[dict[str, Any]] = [
+        {"action": "prices.check", "description": f"Read {config.selector} on {len(config.urls)} page(s)",
+         "params": check},
+        {"action": "email.send", "description": "Alert: prices below the threshold or changed",
+         "when": "{step1.result.alert}",
+         "params": {"to": "{user.email}", "subject": f"Price alert: {(goal.splitlines() or [''])[0][:120]}",
+                    "body": "{step1.result.message}"}},
+    ]
     return parse_plan({"steps": steps, "estimatedDuration": 10_000 * len(config.urls) + 5_000})
 
 
 def shape_result(outputs: dict[str, Any]) -> dict[str, Any]:
-    compare = next((o["result"] for o in outputs.values() if isinstance(o, dict) and "prices" in (o.get("result")
-                                                                                                 or {})), None)
-    values = [o for key, o in outputs.items() if not isinstance(o, dict)]
-    return {"values": values, **({"prices": compare["prices"], "alert": compare["alert"]} if compare else {})}
+    """The check's per-page entries and alert decision, the values read, and whether mail went out."""
+    check = outputs.get("step1")
+    if not isinstance(check, dict) or "pages" not in check:
+        return {"pages": [], "alert": False, "alerted": [], "values": [], "prices": []}
+    email = outputs.get("step2")
+    emailed = isinstance(email, dict) and not email.get("skipped")
+    pages = check["pages"]
+    return {**check, "emailed": emailed, "values": [p["text"] for p in pages],
+            "prices": [{k: p[k] for k in ("url", "text", "price", "currency")} for p in pages]}

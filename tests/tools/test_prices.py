@@ -8,7 +8,7 @@ import pytest
 
 from tests.fakes.pages import Site, closed_port, js_shop_page, shop_page
 from tools.base import ToolContext
-from tools.errors import ToolError
+from tools.errors import ToolError, TransientToolError
 from tools.prices import tool
 
 pytestmark = pytest.mark.browser
@@ -59,8 +59,14 @@ def test_a_currency_config_picks_which_prices_the_threshold_compares(shops: Site
 
 
 def test_when_no_page_can_be_read_the_check_fails_naming_each(shops: Site, tool_context: ToolContext) -> None:
-    with pytest.raises(ToolError, match=r"no page could be read: .*/gone: selector '\.price' matched nothing"):
+    with pytest.raises(ToolError, match=r"no page could be read: .*/gone: selector '\.price' matched nothing") as error:
         check({"urls": [f"{shops.url}/gone", f"127.0.0.1:{closed_port()}"], "timeoutMs": 500}, tool_context)
+    assert not isinstance(error.value, TransientToolError)  # a changed page is not retried blindly
+
+
+def test_when_every_page_is_unreachable_the_check_is_worth_a_retry(tool_context: ToolContext) -> None:
+    with pytest.raises(TransientToolError, match=r"no page could be read: 127\.0\.0\.1:"):
+        check({"urls": [f"127.0.0.1:{closed_port()}/a", f"http://127.0.0.1:{closed_port()}/b"]}, tool_context)
 
 
 def test_screenshots_of_each_page(shops: Site, tool_context: ToolContext, tmp_path) -> None:
