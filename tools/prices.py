@@ -46,7 +46,7 @@ def check_url(url: str) -> str:
     return url
 
 
-class Rules(ToolInput):
+class AlertConfig(ToolInput):
     """When a monitor alerts: shared by prices.check and the browser_automation config."""
 
     alert_threshold: float | None = Field(default=None, alias="alertThreshold", ge=0,
@@ -67,7 +67,7 @@ class Rules(ToolInput):
         return currency_code(value)
 
     @model_validator(mode="after")
-    def one_threshold(self) -> Rules:
+    def one_threshold(self) -> AlertConfig:
         if self.alert_threshold is not None and self.our_price is not None:
             raise ValueError("give alertThreshold or ourPrice, not both: ourPrice is the threshold")
         return self
@@ -80,7 +80,7 @@ class Rules(ToolInput):
                                  alert_on_change=on_change, currency=self.currency)
 
 
-class CheckInput(Rules):
+class CheckInput(AlertConfig):
     urls: list[str] = Field(min_length=1, max_length=MAX_URLS,
                             description="Pages to watch; a URL without a scheme tries https, then http")
     selector: str = Field(min_length=1, max_length=1000, description="CSS selector of the price on each page")

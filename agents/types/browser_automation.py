@@ -11,12 +11,12 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from tools.prices import MAX_URLS, Rules, check_url
+from tools.prices import MAX_URLS, AlertConfig, check_url
 
 from ..plan import Plan, parse_plan
 
 
-class Config(Rules):
+class Config(AlertConfig):
     urls: list[str] = Field(default_factory=list, max_length=MAX_URLS)
     url: str | None = Field(default=None, description="One URL (the seed's create-task example)")
     selector: str = Field(min_length=1, max_length=1000)
