@@ -16,6 +16,8 @@ from agents.dispatch import INLINE
 from tasks_app import contacts, services
 from tasks_app.agent_data import Contact, Delivery
 from tasks_app.models import Approval, Task
+from tests.fakes.scratch_db import scratch_database
+from tests.fakes.smtp_sink import _free_port as free_port
 
 from ..helpers import run_inline
 
@@ -185,3 +187,49 @@ def test_a_campaign_without_a_usable_audience_is_refused_at_creation(user, confi
     with pytest.raises(services.InvalidTask) as error:
         services.task_create(user=user, title="x", agent_type="email_campaign", agent_config=config)
     assert words in str(error.value)
+
+
+def test_an_audience_from_an_sql_query_honours_the_contacts_opt_outs(user, settings, smtp_sink):
+    add(user, "out@example.com", unsubscribed=True)
+    schema = ("CREATE TABLE customers (email text, name text, renews date);"
+              "INSERT INTO customers VALUES ('ivy@example.com', 'Ivy', '2026-12-31'), "
+              "('out@example.com', 'Out', '2026-12-31'), ('broken', 'B', NULL), ('ole@example.com', 'Ole', NULL)")
+    with scratch_database("campaign", schema) as url:
+        settings.AGENT_DATABASES = {"warehouse": url}
+        config = {"template": "Hi {{ name }}, your plan renews on {{ renews }}.", "subject": "Renewal",
+                  "audience": {"sql": "SELECT email, name, renews FROM customers ORDER BY email",
+                               "connection": "warehouse"}}
+        task = run_inline(services.task_create(user=user, title="Renewals", agent_type="email_campaign",
+                                               agent_config=config))
+    assert task.status == "completed", task.error
+    [message] = smtp_sink.wait_for(1)
+    assert message["To"] == "ivy@example.com" and "renews on 2026-12-31." in message.get_content()
+    assert sorted((s["email"], s["reason"]) for s in task.result["skipped"]) == [
+        ("broken", "sql row 1 has no valid email column"), ("ole@example.com", "missing renews"),
+        ("out@example.com", "unsubscribed")]
+
+
+def test_with_the_mail_server_down_nothing_is_marked_sent_and_a_later_run_delivers(user, audience, settings,
+                                                                                   smtp_sink):
+    port, settings.EMAIL_PORT = settings.EMAIL_PORT, free_port()  # nothing listens there
+    settings.AGENT_MAX_RETRIES = 1
+    task = run_inline(create_seed_task(user))
+    assert task.status == "failed" and "no email could be sent" in task.error
+    assert set(Delivery.objects.filter(task=task).values_list("status", flat=True)) == {"failed"}
+    settings.EMAIL_PORT = port
+    task = run_inline(task)
+    assert task.status == "completed", task.error
+    assert sorted(m["To"] for m in smtp_sink.wait_for(2)) == ["lin@example.com", "sam@example.com"]
+
+
+def test_a_long_recipient_list_in_the_approval_question_names_the_first_fifty(user, smtp_sink):
+    for n in range(55):
+        add(user, f"p{n:02}@example.com", features_used=["email"])
+    task = run_inline(create_seed_task(user))
+    [approval] = Approval.objects.filter(task=task)
+    assert "Recipients (55)" in approval.question and "p49@example.com and 5 more." in approval.question
+    assert "p50@example.com" not in approval.question
+    approvals.decide(approval, approve=False, done=None, user=user)
+    assert INLINE.wait_idle(timeout=30)
+    task.refresh_from_db()
+    assert task.status == "cancelled" and not Delivery.objects.filter(task=task).exists()
