@@ -24,6 +24,7 @@ TOOL_MODULES = [
     "tools.drive",
     "tools.database",
     "tools.code",
+    "tools.data",
     "tools.image",
 ]
 

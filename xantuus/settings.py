@@ -242,6 +242,13 @@ AGENT_HTTP_TIMEOUT_S = env_int("AGENT_HTTP_TIMEOUT_S", 15)
 AGENT_HTTP_MAX_BYTES = env_int("AGENT_HTTP_MAX_BYTES", 5 * 1024 * 1024)
 HACKERNEWS_API_URL = os.environ.get("HACKERNEWS_API_URL", "https://hacker-news.firebaseio.com/v0").rstrip("/")
 
+# Files people upload (POST /api/files) and the data_processing agent's enrichment provider
+# (People Data Labs' Person Enrichment API, or anything speaking it); no provider: fields "unavailable".
+AGENT_UPLOAD_MAX_BYTES = env_int("AGENT_UPLOAD_MAX_BYTES", 25 * 1024 * 1024)
+AGENT_ENRICHMENT_URL = os.environ.get("AGENT_ENRICHMENT_URL", "").rstrip("/")
+AGENT_ENRICHMENT_KEY = os.environ.get("AGENT_ENRICHMENT_KEY", "")
+AGENT_ENRICHMENT_RATE = float(os.environ.get("AGENT_ENRICHMENT_RATE", "10"))  # requests per second
+
 # --- Email: Django's standard settings ------------------------------------------------
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",

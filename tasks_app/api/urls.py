@@ -2,7 +2,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import agent, approvals, contacts, credentials, dead_letters, views, workspace
+from . import agent, approvals, contacts, credentials, crm, dead_letters, files, views, workspace
 
 urlpatterns = [
     path("auth/token", views.TokenView.as_view(), name="api-token"),
@@ -26,6 +26,8 @@ urlpatterns = [
     path("tools", views.ToolsView.as_view(), name="tools"),
     *dead_letters.urlpatterns,
     *credentials.urlpatterns,
+    *files.urlpatterns,
+    *crm.urlpatterns,
     *contacts.urlpatterns,
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # the page's inline set-up carries the Content-Security-Policy nonce (tasks_app/security_headers.py)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from tasks_app import credentials
-from tasks_app.agent_data import Contact
+from tasks_app import credentials, uploads
+from tasks_app.agent_data import Contact, Lead
 from tasks_app.api import urls as api_urls
 from tasks_app.models import Approval, DeadLetter, Project, Task
 
@@ -47,6 +47,7 @@ def calls(task, project):
         ("post", f"/api/agent/{t}/rollback", {"dryRun": False}),
         ("delete", "/api/credentials/google", None),  # another user's stored credential: not theirs to forget
         *contact_calls(task),
+        *data_calls(task),
     ]
 
 
@@ -56,12 +57,26 @@ def contact_calls(task):
             ("delete", f"/api/contacts/{c}", None)]
 
 
+def data_ids(task):
+    """The owner's uploaded file and CRM lead, made once."""
+    upload = task.user.uploads.first() or uploads.save(owner_id=task.user_id, name="mine.csv", content=b"a\n1\n")
+    return upload.id, Lead.objects.get_or_create(owner=task.user, email="lead@example.com")[0].id
+
+
+def data_calls(task):
+    f, lead = data_ids(task)
+    return [("get", f"/api/files/{f}", None), ("get", f"/api/files/{f}/download", None),
+            ("delete", f"/api/files/{f}", None), ("get", f"/api/crm/leads/{lead}", None),
+            ("delete", f"/api/crm/leads/{lead}", None)]
+
+
 COLLECTIONS = [("get", "/api/workspace/tasks", None), ("post", "/api/workspace/tasks", {"title": "x"}),
                ("get", "/api/workspace/projects", None), ("post", "/api/workspace/projects", {"name": "x"}),
                ("get", "/api/agent/metrics", None), ("get", "/api/tools", None), ("get", "/api/dead-letters", None),
                ("get", "/api/credentials", None), ("put", "/api/credentials/email_provider", {"provider": "gmail"}),
                ("get", "/api/contacts", None), ("post", "/api/contacts", {"email": "x@example.com"}),
-               ("post", "/api/contacts/import", None)]
+               ("post", "/api/contacts/import", None),
+               ("get", "/api/files", None), ("post", "/api/files", None), ("get", "/api/crm/leads", None)]
 
 
 def test_the_walk_covers_every_api_route(owned):
@@ -73,7 +88,8 @@ def test_the_walk_covers_every_api_route(owned):
         concrete = "/api/" + (route.replace("<str:task_id>", task.id).replace("<str:id>", task.id)
                               .replace("<str:approval_id>", approval).replace("<str:dead_letter_id>", dead_letter)
                               .replace("<str:provider>", "google")
-                              .replace("<str:contact_id>", Contact.objects.get(email="mine@example.com").id))
+                              .replace("<str:contact_id>", Contact.objects.get(email="mine@example.com").id)
+                              .replace("<str:file_id>", data_ids(task)[0]).replace("<str:lead_id>", data_ids(task)[1]))
         concrete_project = "/api/" + route.replace("<str:id>", project.id)
         concrete_provider = "/api/" + route.replace("<str:provider>", "email_provider")
         assert walked & {concrete, concrete_project, concrete_provider}, f"{route} is not walked"
