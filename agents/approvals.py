@@ -20,6 +20,7 @@ from tasks_app import leases, lifecycle
 from tasks_app.models import Approval, StepStatus, Task, TaskExecution
 
 from .dispatch import enqueue
+from .finish import cancel_task
 from .notify import notify
 
 
@@ -95,7 +96,7 @@ def _ask(task: Task, token: str, number: int, kind: str, question: str, *, actio
                       "done": None, "decided_by": None, "decided_at": None},
         )
         leases.release(task.id, token)
-        if lifecycle.apply("await_approval", task_id=task.id, error=question):
+        if lifecycle.apply("await_approval", task_id=task.id):  # the question is the Approval's, not an error
             notify(task, "approval_needed", question)
 
 
@@ -117,7 +118,7 @@ def decide(approval: Approval, *, approve: bool, done: bool | None, user: Any) -
             raise ApprovalError(f"approval {approval.id} was already decided")
         task = Task.objects.select_for_update().get(id=approval.task_id)
         if not approve:
-            lifecycle.require("cancel", task_id=task.id)
+            cancel_task(task.id, error=f"cancelled: approval of step {approval.step} was rejected")
         else:
             if approval.kind == Approval.Kind.UNKNOWN_OUTCOME:
                 _settle(task, approval, done=bool(done), user=user)

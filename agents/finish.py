@@ -95,6 +95,17 @@ def fail_task(task_id: str, token: str, error: str, *, attempt: Attempt | None =
     return won
 
 
+def cancel_task(task_id: str, *, error: str | None = None) -> None:
+    """Cancel the task, whoever asks (a person, a rejected approval): it is not run again by its
+    schedule, and its slot goes to a waiting run. Inside a transaction, the admission waits for
+    the commit."""
+    from .schedules import remove  # schedules starts runs through admission, which wakes steps
+
+    lifecycle.require("cancel", task_id=task_id, **({"error": error} if error else {}))
+    remove(task_id)
+    transaction.on_commit(admit_waiting)
+
+
 def admit_waiting() -> None:
     """A slot may have freed: start waiting runs. A failure here is left to the sweeper."""
     from .admission import admit

@@ -91,8 +91,8 @@ def remove(task_id: str) -> None:
 def fire(task_id: str) -> str:
     """A firing: start a new run unless the previous one is still active (then skip it)."""
     task = Task.objects.filter(id=task_id).first()
-    if task is None or schedule_of(task.agent_config, task.agent_type) is None:
-        remove(task_id)
+    if task is None or schedule_of(task.agent_config, task.agent_type) is None or task.status == "cancelled":
+        remove(task_id)  # a cancelled task stays cancelled, whatever path cancelled it
         return "unscheduled"
     try:
         started = request_run(task)

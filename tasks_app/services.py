@@ -7,7 +7,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from agents import admission, approvals, rollback, schedules
+from agents import admission, approvals, finish, rollback, schedules
 from agents.errors import describe
 from agents.plan import PlanError
 from agents.planner import validate_request
@@ -78,9 +78,7 @@ def task_resume(*, task: Task) -> Task:
 
 
 def task_cancel(*, task: Task) -> Task:
-    lifecycle.require("cancel", task_id=task.id)
-    schedules.remove(task.id)  # a cancelled task is not run again by its schedule
-    admission.admit()
+    finish.cancel_task(task.id)
     task.refresh_from_db()
     return task
 

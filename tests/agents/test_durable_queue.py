@@ -13,6 +13,7 @@ from agents import tasks as celery_tasks
 from agents.dispatch import INLINE
 from tasks_app import lifecycle, services
 from tasks_app.models import Approval, DeadLetter, Notification, Task, TaskExecution, ToolCircuit
+from tools.outbound_ids import message_id
 
 from .helpers import seed_hn_plan, wait_for
 
@@ -232,10 +233,15 @@ def test_an_approval_policy_gates_the_action_until_a_person_approves(user):
 
 
 def test_rejecting_an_approval_cancels_the_task_and_ten_recipients_need_none(user):
-    task = run(services.task_create(user=user, title="newsletter", plan=mass_email_plan(11)))
+    task = run(services.task_create(user=user, title="newsletter", plan=mass_email_plan(11),
+                                    agent_config={"schedule": "0 9 * * *"}))
+    assert task.error is None, "the question lives on the Approval, not in the task's error"
     services.approval_decide(approval=Approval.objects.get(task=task), approve=False, user=user)
     task.refresh_from_db()
     assert task.status == "cancelled" and step_mail() == []
+    assert task.error == "cancelled: approval of step 1 was rejected"
+    assert not PeriodicTask.objects.filter(name=f"xantuus-task-{task.id}").exists(), "its schedule went too"
+    assert celery_tasks.run_scheduled(task.id) == "unscheduled"
     small = run(services.task_create(user=user, title="ten", plan=mass_email_plan(10)))
     assert small.status == "completed" and len(step_mail()) == 1
 
@@ -272,7 +278,7 @@ def test_an_unknown_outcome_is_held_for_a_person_then_settled_or_run_again(user,
         assert row.output == {"settledBy": "ada"} and step_mail() == []
     else:
         [sent] = step_mail()
-        assert sent.extra_headers["Message-ID"] == f"<task.{task.id}.run.1.step.1@xantuus>"
+        assert sent.extra_headers["Message-ID"] == message_id(f"task:{task.id}:run:1:step:1")
 
 
 # --- schedules ------------------------------------------------------------------------------------
