@@ -3,10 +3,13 @@ reddit and Google News servers, on the embedded default; the report, its file an
 from __future__ import annotations
 
 import copy
+import json
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from tasks_app import services
 from tasks_app.agent_data import Upload
@@ -20,7 +23,8 @@ from ..helpers import run_inline
 
 pytestmark = pytest.mark.usefixtures("inline_engine")
 
-SEED = {"type": "research", "goal": "Weekly report on AI automation trends", "config": {"sources": ["google_news", "reddit", "hackernews"], "keywords": ["AI automation", "AI agents", "workflow automation"], "format": "markdown_report", "schedule": "0 9 * * 1"}}  # noqa: E501 (the seed's example, byte for byte)
+SEED_FILE = Path(settings.BASE_DIR) / "examples" / "seed" / "research.json"  # the seed's example, byte for byte
+SEED = json.loads(SEED_FILE.read_bytes())
 
 
 @pytest.fixture
@@ -46,6 +50,7 @@ def by_keyword(result):
 
 
 def test_the_seed_weekly_report(user, news, smtp_sink):
+    assert SEED["config"]["keywords"] == ["AI automation", "AI agents", "workflow automation"]
     task = run_inline(seed_task(user))
     assert task.status == "completed", task.error
     result = task.result
@@ -89,7 +94,7 @@ def test_the_seed_weekly_report(user, news, smtp_sink):
 
 def test_the_seed_example_posted_as_written(user, news, smtp_sink):
     api = client_for(user)
-    created = api.post("/api/workspace/tasks", SEED, format="json")
+    created = api.post("/api/workspace/tasks", SEED_FILE.read_bytes(), content_type="application/json")
     assert created.status_code == 201, created.content
     done = api.post(f"/api/agent/execute/{created.json()['id']}", {"async": False}, format="json")
     assert done.status_code == 200, done.content
