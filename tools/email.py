@@ -2,7 +2,8 @@
 
 Subject and body may be templates with `{{ field }}` placeholders filled from
 `personalization` (plain names only: no attribute or index access, nothing evaluated).
-Irreversible: the Message-ID carries the step's idempotency key on both paths, and the
+Irreversible: the Message-ID is an HMAC of the step's idempotency key on both paths (no task
+id shows), and the
 executor never repeats a step whose send may have happened. It must never send a file
 from outside the task's artifacts directory, nor put a Google token in its output.
 """
@@ -16,6 +17,7 @@ from typing import Any, Literal, TypedDict
 from django.core.mail import BadHeaderError, EmailMessage
 from pydantic import AliasChoices, EmailStr, Field, field_validator, model_validator
 
+from . import outbound_ids
 from .base import SideEffect, Tool, ToolContext, ToolInput
 from .config import setting
 from .errors import ToolError, ToolInputError, TransientToolError
@@ -133,7 +135,7 @@ def _message(params: SendInput, context: ToolContext, from_email: str | None, *,
     if params.template is not None or params.personalization:
         subject = render(subject, params.personalization, "subject")
         body = render(body, params.personalization, "template" if params.template is not None else "body")
-    message_id = f"<{key or context.idempotency_key or 'adhoc'}@xantuus>".replace(":", ".")
+    message_id = outbound_ids.message_id(key or context.idempotency_key)  # stable per step, reveals no task id
     message = EmailMessage(
         subject=subject, body=body + footer, from_email=from_email,
         to=list(params.to), cc=list(params.cc), headers={**(headers or {}), "Message-ID": message_id},

@@ -15,6 +15,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from pydantic import Field
 
+from . import outbound_ids
 from .base import SideEffect, Tool, ToolContext, ToolInput
 from .errors import ToolError, ToolInputError, TransientToolError
 from .pinning import pinned_session
@@ -61,7 +62,7 @@ def request(
     timeout = min(timeout_s or default_timeout, default_timeout * 4)
     headers = dict(headers or {})
     if method != "GET" and context.idempotency_key:
-        headers.setdefault("Idempotency-Key", context.idempotency_key)
+        headers.setdefault("Idempotency-Key", outbound_ids.idempotency_header(context.idempotency_key))
     origin, secret = None, tuple(secret_headers)
     with pinned_session(context.egress) as session:
         for _ in range(MAX_REDIRECTS + 1):

@@ -7,6 +7,7 @@ from django.core import mail
 from agents.dispatch import INLINE
 from tasks_app import services
 from tasks_app.models import Task, TaskEvent, TaskExecution
+from tools.outbound_ids import message_id
 
 from .helpers import run_inline, seed_hn_plan, wait_for
 
@@ -28,7 +29,7 @@ def test_the_seed_hn_plan_runs_end_to_end(user, hn_server):
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["ada@example.com"]
     assert mail.outbox[0].subject == "Your Daily HN Summary"
     assert "Story number 5" in mail.outbox[0].body and "Story number 6" not in mail.outbox[0].body
-    assert mail.outbox[0].extra_headers["Message-ID"] == f"<task.{task.id}.run.1.step.4@xantuus>"
+    assert mail.outbox[0].extra_headers["Message-ID"] == message_id(f"task:{task.id}:run:1:step:4")
     # the trace in the seed's format
     trace = task.execution_trace
     assert trace["taskId"] == task.id

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 
 import pytest
 
 from tools.email import tool
 from tools.errors import ToolError, ToolInputError
+from tools.outbound_ids import message_id
 
 PDF_BYTES = b"%PDF-1.4\n\x00\x01\x02\xff binary \r\n stuff"
 
@@ -47,7 +49,7 @@ def test_smtp_delivers_personalized_message_with_attachments(smtp_sink, context)
     assert files["invoice.pdf"].get_content() == PDF_BYTES
     assert files["invoice.pdf"].get_content_type() == "application/pdf"
     assert files["report.csv"].get_content() == "name,score\nAda,10\n"
-    assert message["Message-ID"] == "<task.t-test.run.1.step.1@xantuus>" == result["messageId"]
+    assert message["Message-ID"] == message_id("task:t-test:run:1:step:1") == result["messageId"]
     assert result["provider"] == "smtp" and result["sent"] == 1
     assert tool.actions["send"].side_effect.value == "irreversible"
     assert tool.actions["send"].credits == 10
@@ -110,7 +112,7 @@ def test_gmail_provider_sends_through_the_api_with_the_bearer_token(google_serve
     message = google_server.sent[0]
     assert message["Subject"] == "Welcome Ada" and message["To"] == "ada@example.com"
     assert message["From"] == "owner@example.com"  # the connected account
-    assert message["Message-ID"] == "<task.t-test.run.1.step.1@xantuus>"
+    assert message["Message-ID"] == message_id("task:t-test:run:1:step:1")
     assert message.get_body(("plain",)).get_content().strip() == "Hi Ada!"
     assert [p.get_content() for p in message.iter_attachments()] == [PDF_BYTES]
     call = google_server.api_requests()[0]
@@ -155,3 +157,24 @@ def test_revoked_gmail_access_asks_to_reconnect_without_leaking_tokens(google_se
     for secret in (creds["token"], creds["refresh_token"], creds["client_secret"]):
         assert secret not in str(error.value)
         assert secret not in caplog.text
+
+
+def test_the_message_id_is_stable_per_step_and_reveals_no_task_id(smtp_sink, context):
+    """Every recipient once read our task id and run number off the Message-ID."""
+    for _ in range(2):  # a retry of the same step, if one ever happened
+        send({"to": "ada@example.com", "subject": "x", "body": "y"}, context)
+    context.idempotency_key = "task:t-test:run:1:step:2"
+    send({"to": "ada@example.com", "subject": "x", "body": "y"}, context)
+
+    first, retry, other = (str(m["Message-ID"]) for m in smtp_sink.messages)
+    assert first == retry != other
+    assert re.fullmatch(r"<[0-9a-f]{32}@xantuus>", first)
+    assert "t-test" not in first and "task" not in first and "step" not in first
+
+
+def test_messages_without_a_key_do_not_share_a_message_id(smtp_sink, context):
+    context.idempotency_key = ""
+    for _ in range(2):
+        send({"to": "ada@example.com", "subject": "x", "body": "y"}, context)
+
+    assert smtp_sink.messages[0]["Message-ID"] != smtp_sink.messages[1]["Message-ID"]

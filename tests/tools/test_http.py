@@ -1,7 +1,9 @@
 """http under the egress policy: loopback, private and metadata refused; redirects checked; caps."""
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,6 +15,7 @@ from tools.base import ToolContext
 from tools.egress import EgressPolicy
 from tools.errors import EgressDenied, ToolError, ToolInputError, TransientToolError
 from tools.http import tool
+from tools.outbound_ids import idempotency_header
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -127,7 +130,21 @@ def test_a_slow_server_times_out_as_a_transient_error(servers, tool_context):
 def test_post_carries_the_steps_idempotency_key(servers, tool_context):
     Handler.received.clear()
     assert call("post", {"url": f"{servers[0]}/hook", "body": {"a": 1}}, tool_context) == {"created": True}
-    assert Handler.received == [{"body": {"a": 1}, "key": "task:t-test:run:1:step:1"}]
+    assert Handler.received == [{"body": {"a": 1}, "key": idempotency_header("task:t-test:run:1:step:1")}]
+
+
+def test_the_idempotency_key_is_stable_per_step_and_reveals_no_task_id(servers, tool_context):
+    """The receiving server once read our task id and run number straight off the header."""
+    Handler.received.clear()
+    for _ in range(2):  # a retry of the same step
+        call("post", {"url": f"{servers[0]}/hook", "body": {"a": 1}}, tool_context)
+    next_step = dataclasses.replace(tool_context, idempotency_key="task:t-test:run:1:step:2")
+    call("post", {"url": f"{servers[0]}/hook", "body": {"a": 1}}, next_step)
+
+    first, retry, other = (received["key"] for received in Handler.received)
+    assert first == retry != other
+    assert re.fullmatch(r"[0-9a-f]{32}", first)
+    assert "t-test" not in first and "task" not in first and "step" not in first
 
 
 def test_get_batch_keeps_order_and_fills_url_templates(servers, tool_context):
