@@ -13,9 +13,11 @@ import pytest
 
 from tasks_app import credentials, services
 from tasks_app.models import Task, TaskEvent, TaskExecution
+from tests.fakes import processes
 from tests.fakes.pages import Site
 from tests.fakes.scratch_db import scratch_database
 from tests.tasks_app.api.conftest import client_for
+from tests.tasks_app.test_pages import browser_page as browser_page  # the real Chromium page fixture
 from tools import registry
 from tools.base import SideEffect, Tool
 
@@ -287,6 +289,20 @@ def test_a_recorded_compensation_that_is_not_the_actions_declared_inverse_is_ref
     assert smtp_sink.messages == [] and not TaskEvent.objects.filter(task=task, type="rollback_step").exists()
 
 
+def test_the_dry_run_shows_a_compensations_input_with_its_secrets_redacted(user):
+    task = Task.objects.create(user=user, title="rotated a key", status="completed", attempts=1)
+    restore = {"connection": "crm", "table": "accounts", "operation": "update",
+               "updates": [{"key": {"id": 7}, "values": {"name": "ops", "api_token": "tok-s3cret"}}]}
+    TaskExecution.objects.create(task=task, run=1, step=1, action="database.execute", tool="database",
+                                 status="completed", side_effect="write", output={}, idempotency_key="k1",
+                                 compensation={"action": "database.rollback", "params": restore})
+    report = client_for(user).post(f"/api/agent/{task.id}/rollback", {"dryRun": True}, format="json").json()
+    [shown] = report["compensations"]
+    assert shown["status"] == "wouldUndo" and shown["params"]["updates"] == [
+        {"key": {"id": 7}, "values": {"name": "ops", "api_token": "[redacted]"}}]
+    assert "tok-s3cret" not in json.dumps(report)
+
+
 def test_every_declared_inverse_is_one_of_its_own_tools_reversible_actions():
     declared = [(action, inverse) for tool in registry.tools().values() for action in tool.actions.values()
                 for inverse in action.inverses]
@@ -296,3 +312,45 @@ def test_every_declared_inverse_is_one_of_its_own_tools_reversible_actions():
         assert undo.tool == action.tool and undo.side_effect != SideEffect.IRREVERSIBLE, (action, inverse)
     with pytest.raises(ValueError, match=r"inverses must be notes actions, not email\.send"):
         Tool("notes", "a tool whose undo would send an email").action("add", inverses=("email.send",))
+
+
+@pytest.fixture
+def booked(user, google_server, loopback_allowed):
+    """A finished run that created one event (its undo, calendar.delete, is a gated data deletion)."""
+    credentials.store(user_id=user.id, provider="google", secret=google_server.credentials())
+    task = run_inline(services.task_create(user=user, title="Book the review", plan={"steps": PLAN["steps"][:1]}))
+    assert task.status == "completed", task.error
+    return task
+
+
+@pytest.fixture
+def site_with_google(google_server, loopback_allowed, tmp_path) -> Iterator[str]:
+    """daphne serving the pages, its tools pointed at the fake Google."""
+    server, host = processes.daphne(processes.stack_env(GOOGLE_API_BASE_URL=google_server.url), tmp_path)
+    try:
+        yield f"http://{host}"
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_task_pages_roll_back_shows_the_full_undo_and_approves_what_the_person_read(
+        booked, google_server, site_with_google, browser_page):
+    from playwright.sync_api import expect
+
+    [event_id] = google_server.events["primary"]
+    page = browser_page
+    page.goto(f"{site_with_google}/tasks/{booked.id}/")
+    page.get_by_label("Username").fill("ada")
+    page.get_by_label("Password").fill("pw-ada-123")
+    page.get_by_role("button", name="Log in").click()
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
+    page.locator('button[data-action="rollback"]').click()
+    expect(page.locator('[data-role="message"]')).to_have_text("Rolled back: 1 change(s) undone.")
+    [shown] = dialogs
+    assert "NEEDS YOUR APPROVAL (data deletion requires approval), undo step 1 (calendar.create)" in shown
+    undo = shown[shown.index("calendar.delete {"):].split("\n")[0]
+    assert json.loads(undo.removeprefix("calendar.delete ")) == {"calendarId": "primary", "eventId": event_id}
+    assert live_events(google_server) == []
