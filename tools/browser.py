@@ -17,6 +17,7 @@ from pydantic import Field
 from .base import SideEffect, Tool, ToolContext, ToolInput
 from .browser_session import ACTION_TIMEOUT_MS, MAX_TIMEOUT_MS, NAV_TIMEOUT_MS, Session, in_session
 from .errors import ToolError
+from .sealing import seal
 
 tool = Tool("browser", "Drive a headless web browser: open pages, read them, fill and submit forms, take screenshots.")
 
@@ -61,6 +62,7 @@ class SelectorInput(ToolInput):
 
 class FillInput(SelectorInput):
     value: str = Field(max_length=100_000)
+    secret: bool = Field(default=False, description="Mask the value in the trace (password inputs always are)")
 
 
 class WaitForInput(SelectorInput):
@@ -142,9 +144,14 @@ def fill(params: FillInput, context: ToolContext) -> dict[str, Any]:
     """Type a value into an input or textarea; it is kept for the next step until the form is submitted."""
     def act(s: Session) -> dict[str, Any]:
         s.wait_for(params.selector, "attached", params.timeout_ms)
-        s.page.locator(params.selector).first.fill(params.value, timeout=params.timeout_ms)
-        s.fills = [f for f in s.fills if f[0] != params.selector] + [[params.selector, params.value]]
-        return {"url": s.page.url, "filled": params.selector}
+        field = s.page.locator(params.selector).first
+        secret = params.secret or field.evaluate("e => (e.type || '').toLowerCase() === 'password'")
+        if secret:  # masked in the trace, sealed in the tool state it is kept in until submitted
+            context.mark_secret(params.value)
+        field.fill(params.value, timeout=params.timeout_ms)
+        kept: Any = seal(params.value) if secret else params.value
+        s.fills = [f for f in s.fills if f[0] != params.selector] + [[params.selector, kept]]
+        return {"url": s.page.url, "filled": params.selector, **({"secret": True} if secret else {})}
 
     return in_session(context, act)
 

@@ -29,6 +29,7 @@ from .config import setting
 from .errors import EgressDenied, ToolError, TransientToolError
 from .http import without_credentials
 from .pinning import pinned_session
+from .sealing import unseal
 
 log = logging.getLogger("tools.browser")
 T = TypeVar("T")
@@ -212,7 +213,7 @@ class Session:
     def __init__(self, browser: Browser, context: ToolContext):
         self.context = context
         self.saved: dict[str, Any] = dict(context.state.get(STATE_KEY) or {})
-        self.fills: list[list[str]] = [list(f) for f in self.saved.get("fills") or []]
+        self.fills: list[list[Any]] = [list(f) for f in self.saved.get("fills") or []]
         self.guard = _Guard(context)
         self.bctx = browser.new_context(
             storage_state=self.saved.get("storage") or None, viewport=VIEWPORT,  # type: ignore[arg-type]
@@ -238,7 +239,7 @@ class Session:
         self.goto(saved_url)
         for selector, value in self.fills:
             try:
-                self.page.locator(selector).first.fill(value, timeout=2_000)
+                self.page.locator(selector).first.fill(unseal(value), timeout=2_000)
             except PlaywrightError:
                 log.warning("could not re-type input into %r on %s", selector, saved_url)
 

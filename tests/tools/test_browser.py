@@ -30,6 +30,8 @@ PAGES = {
     "/late": """<title>Late</title><div id="root">loading</div>
         <script>setTimeout(() => { const d = document.createElement('div'); d.id = 'late';
         d.textContent = 'Built by JavaScript'; document.body.appendChild(d); }, 400);</script>""",
+    "/signin": """<title>Sign in</title><form id="signin" method="post" action="/submit">
+        <input name="user"><input name="pw" type="password"><button type="submit">Go</button></form>""",
     "/form": """<title>Contact</title><form id="contact" method="post" action="/submit">
         <input name="name"><textarea name="message"></textarea><button type="submit">Send</button></form>""",
     "/thanks": "<title>Thanks</title><p id='done'>Thanks, we got it</p>",
@@ -172,6 +174,17 @@ def test_fill_and_submit_a_form_across_steps(site: Site, ctx: ToolContext) -> No
     assert parse_qs(posts[0]["body"]) == {"name": ["Ada Lovelace"], "message": ["Hello & welcome"]}
     assert result == {"url": f"{site.url}/thanks", "title": "Thanks"}
     assert run("text", {}, ctx) == "Thanks, we got it"
+
+
+def test_a_password_typed_into_a_form_is_secret_and_sealed_in_the_tool_state(site: Site, ctx: ToolContext) -> None:
+    run("navigate", {"url": f"{site.url}/signin"}, ctx)
+    assert "secret" not in run("fill", {"selector": "input[name=user]", "value": "ada"}, ctx)
+    assert run("fill", {"selector": "input[name=pw]", "value": "hunter2-pass"}, ctx)["secret"] is True
+    assert ctx.secrets == {"hunter2-pass"}, "the executor masks it wherever it appears"
+    assert "hunter2-pass" not in json.dumps(ctx.state), "kept sealed until the form is submitted"
+    run("submit", {"selector": "form#signin"}, ctx)
+    [post] = [r for r in site.requests if r["method"] == "POST"]
+    assert parse_qs(post["body"]) == {"user": ["ada"], "pw": ["hunter2-pass"]}
 
 
 def test_click_follows_a_link(site: Site, ctx: ToolContext) -> None:
