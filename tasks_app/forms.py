@@ -33,9 +33,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
                            "config": {"urls": ["competitor1.com/pricing", "competitor2.com/pricing"],
                                       "selector": ".price", "schedule": "0 9 * * *", "alertThreshold": 99.99}},
     "email_campaign": {"title": "Send personalized follow-up emails to trial users on day 7",
-                       "config": {"trigger": "trial_day_7", "template": "trial_followup",
-                                  "personalization": ["name"],
-                                  "recipients": [{"email": "ada@example.com", "name": "Ada"}]}},
+                       "config": {"trigger": "trial_day_7", "template": "trial_followup",  # audience: your contacts
+                                  "personalization": ["name", "signup_date", "features_used"]}},
     "data_processing": {"title": "Enrich lead list with LinkedIn data and save to CRM",
                         "config": {"input": "https://example.com/leads.csv",
                                    "enrichment": ["linkedin_profile", "company_size", "title"],
