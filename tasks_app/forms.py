@@ -36,9 +36,9 @@ EXAMPLES: dict[str, dict[str, Any]] = {
                        "config": {"trigger": "trial_day_7", "template": "trial_followup",  # audience: your contacts
                                   "personalization": ["name", "signup_date", "features_used"]}},
     "data_processing": {"title": "Enrich lead list with LinkedIn data and save to CRM",
-                        "config": {"input": "https://example.com/leads.csv",
+                        "config": {"input": "leads.csv",  # an uploaded file (POST /api/files), or a URL
                                    "enrichment": ["linkedin_profile", "company_size", "title"],
-                                   "output": "result"}},
+                                   "output": "crm_database"}},
     FREE_FORM: {"title": "Find three articles about workflow automation and summarize them", "config": None},
     EXPLICIT_PLAN: {"title": "Daily HN Summary", "config": None},
 }

@@ -165,7 +165,8 @@ def read_xlsx(content: bytes, sheet: str | None = None) -> Table:
         raise ToolInputError(f"the workbook has no sheet {sheet!r}; its sheets: {', '.join(book.sheetnames)}")
     table = Table(encoding=None)
     try:
-        for line, values in enumerate(book[sheet] if sheet else book.worksheets[0], start=1):
+        chosen = book[sheet] if sheet else book.worksheets[0]
+        for line, values in enumerate(chosen.iter_rows(values_only=True), start=1):
             cells = list(values)
             while cells and cells[-1] in (None, ""):
                 cells.pop()

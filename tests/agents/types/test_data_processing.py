@@ -155,7 +155,7 @@ def test_a_missing_input_file_fails_the_task_with_the_reason(user):
 
 
 def test_a_save_that_cannot_be_done_fails_the_task(user):
-    upload_leads(user, "Name;Email\r\nNo One;\r\nBad;not-an-email\r\n".encode())
+    upload_leads(user, b"Name;Email\r\nNo One;\r\nBad;not-an-email\r\n")
     task = run_inline(seed_task(user))
     assert task.status == "failed", task.result
     assert "data.write" in task.error and "no row to save: every row was rejected" in task.error
