@@ -18,7 +18,6 @@ import glob
 import json
 import math
 import os
-import selectors
 import signal
 import subprocess
 import time
@@ -29,6 +28,7 @@ from pydantic import Field
 from .base import Tool, ToolContext, ToolInput
 from .config import setting
 from .errors import ToolError, ToolInputError
+from .sandbox_io import Capture, collect, status_fields
 from .sandbox_limits import SANDBOX_UID, Budget, RunCgroup, budget, memfd_filter
 
 tool = Tool("code", "Run a Python snippet in an isolated sandbox (no network, no files of ours).")
@@ -109,28 +109,6 @@ class RunInput(ToolInput):
     inputs: Any = Field(default=None, description="A JSON value the code sees as the variable `inputs`")
 
 
-class _Capture:
-    """Keeps the first `cap` bytes of a stream and only counts the rest."""
-
-    def __init__(self, cap: int):
-        self.cap, self.data, self.total = cap, bytearray(), 0
-
-    def add(self, chunk: bytes) -> None:
-        self.total += len(chunk)
-        if len(self.data) < self.cap:
-            self.data += chunk[: self.cap - len(self.data)]
-
-    @property
-    def truncated(self) -> bool:
-        return self.total > self.cap
-
-    def text(self) -> str:
-        text = self.data.decode("utf-8", errors="replace")
-        if self.truncated:
-            text += f"\n[... truncated: {self.total} bytes in all, the first {self.cap} shown]"
-        return text
-
-
 def _memfd(name: str, data: bytes) -> int:
     """An anonymous file holding `data`, for bwrap to copy into the sandbox."""
     fd = os.memfd_create(name, 0)
@@ -193,41 +171,6 @@ def _limits(requested_timeout: float | None) -> dict[str, Any]:
     }
 
 
-def _collect(proc: subprocess.Popen[bytes], captures: dict[int, _Capture], deadline: float) -> bool:
-    """Read every stream until EOF, keeping only what each cap allows; False past the deadline."""
-    with selectors.DefaultSelector() as selector:
-        for fd, capture in captures.items():
-            os.set_blocking(fd, False)
-            selector.register(fd, selectors.EVENT_READ, capture)
-        while selector.get_map():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            for key, _ in selector.select(remaining):
-                chunk = os.read(key.fd, 65536)
-                if chunk:
-                    key.data.add(chunk)
-                else:
-                    selector.unregister(key.fd)
-    try:
-        proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-    except subprocess.TimeoutExpired:
-        return False
-    return True
-
-
-def _status(capture: _Capture) -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    for line in capture.data.decode("utf-8", errors="replace").splitlines():
-        try:
-            fields = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(fields, dict):
-            merged.update(fields)
-    return merged
-
-
 def _failure(returncode: int, status: dict[str, Any], stderr: str, stdout: str, limits: dict[str, Any],
              cgroup: RunCgroup | None) -> ToolError | None:
     """The error for a run that did not end on its own, or None for an ordinary exit."""
@@ -278,7 +221,7 @@ def _spawn(command: list[str], fds: dict[str, int], stdin_fd: int | None, status
 
 
 def _execute(params: RunInput, inputs: bytes, limits: dict[str, Any], cgroup: RunCgroup | None,
-             paths: tuple[str, str]) -> tuple[subprocess.Popen[bytes], bool, dict[str, _Capture], float]:
+             paths: tuple[str, str]) -> tuple[subprocess.Popen[bytes], bool, dict[str, Capture], float]:
     """Run the sandbox to its end (or its deadline) and kill what is left of it."""
     fds = {"runner": _memfd("runner", RUNNER.encode()), "snippet": _memfd("snippet", params.code.encode()),
            "inputs": _memfd("inputs", inputs), "seccomp": _memfd("seccomp", memfd_filter())}
@@ -287,10 +230,10 @@ def _execute(params: RunInput, inputs: bytes, limits: dict[str, Any], cgroup: Ru
     started = time.monotonic()
     proc = _spawn(_command(*paths, fds, status_w, limits), fds, stdin_fd, status_w, cgroup)
     assert proc.stdout is not None and proc.stderr is not None
-    captures = {"out": _Capture(limits["output"]), "err": _Capture(limits["output"]),
-                "status": _Capture(2 * limits["result"] + 4096)}
+    captures = {"out": Capture(limits["output"]), "err": Capture(limits["output"]),
+                "status": Capture(2 * limits["result"] + 4096)}
     try:
-        finished = _collect(proc, {proc.stdout.fileno(): captures["out"], proc.stderr.fileno(): captures["err"],
+        finished = collect(proc, {proc.stdout.fileno(): captures["out"], proc.stderr.fileno(): captures["err"],
                                    status_r: captures["status"]}, started + limits["timeout"])
     finally:
         if proc.poll() is None:
@@ -327,7 +270,7 @@ def run(params: RunInput, context: ToolContext) -> dict[str, Any]:
     out, err = captures["out"], captures["err"]
     if not finished:
         raise ToolError(f"code ran past its {limits['timeout']:g} s wall-clock limit and was killed")
-    fields = _status(captures["status"])
+    fields = status_fields(captures["status"])
     failure = _failure(proc.returncode, fields, err.text(), out.text(), limits, cgroup)
     if failure is not None:
         raise failure
