@@ -15,7 +15,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from . import uploads
-from .agent_data import EnrichmentLookup, Lead, Upload
+from .agent_data import EnrichmentLookup, Lead, PriceObservation, Upload
 
 
 class ReadOnly(admin.ModelAdmin):
@@ -89,3 +89,13 @@ class EnrichmentLookupAdmin(ReadOnly):
     list_filter = ("provider", "status")
     search_fields = ("email", "owner__username")
     readonly_fields = ("owner", "email", "provider", "status", "data", "fetched_at")
+
+
+@admin.register(PriceObservation)
+class PriceObservationAdmin(ReadOnly):
+    """Every reading of a watched page; what a monitor compares its next run with."""
+
+    list_display = ("url", "price", "currency", "error", "task", "run", "owner", "observed_at")
+    list_filter = ("currency",)
+    search_fields = ("url", "owner__username", "task__id", "task__title")
+    readonly_fields = ("id", "owner", "task", "run", "url", "price", "currency", "text", "error", "observed_at")

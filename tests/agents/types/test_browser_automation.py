@@ -114,6 +114,14 @@ def test_the_seed_create_task_example_alerts_when_the_price_changes(user, shops,
     assert list(PriceObservation.objects.filter(task=task).order_by("run").values_list("run", "price")) == [
         (1, 129), (2, 119), (3, 119)]
 
+    from tests.tasks_app.api.conftest import client_for
+
+    history = client_for(user).get(f"/api/prices?taskId={task.id}").json()
+    assert [(r["run"], r["price"], r["currency"]) for r in history["results"]] == [
+        (3, "119.0000", "USD"), (2, "119.0000", "USD"), (1, "129.0000", "USD")]
+    eve = type(user).objects.create_user(username="eve", password="pw-eve-123")
+    assert client_for(eve).get(f"/api/prices?taskId={task.id}").json()["count"] == 0
+
 
 @pytest.mark.browser
 def test_euro_prices_compare_in_euro_and_one_dead_page_does_not_stop_the_others(user, shops, smtp_sink):
