@@ -23,7 +23,6 @@ from tasks_app.events import emit
 from tasks_app.models import StepStatus, Task, TaskExecution
 from tools import registry
 from tools.base import SideEffect
-from tools.errors import ToolInputError
 
 from . import circuit, react
 from .adapt import adapted_plan, can_adapt, goal_of
@@ -163,15 +162,12 @@ def _act(task: Task, token: str, attempt: Attempt, existing: TaskExecution | Non
     """Call the tool (unless reasoning already failed or skipped it); a side effect gets its row first."""
     if attempt.error or attempt.output is not None:
         return
+    key = None  # the circuit this call answers to (tools.circuit_keys), known before the call
     try:
         action = registry.get_action(attempt.action)
         attempt.side_effect, attempt.credits = action.side_effect, action.credits
-        verdict = circuit.check(action.tool)
-        if verdict.gave_up:
-            attempt.error, attempt.kind = verdict.gave_up, ErrorKind.TOOL
-            return
-        if not verdict.allowed:
-            attempt.wait_until = verdict.retry_at
+        key = action.circuit_key(attempt.params, task.user_id)
+        if _held_by_circuit(attempt, key):
             return
         if action.side_effect != SideEffect.READ:
             _record_start(task, attempt, existing)  # committed before the call: a crash leaves a trace
@@ -186,13 +182,23 @@ def _act(task: Task, token: str, attempt: Attempt, existing: TaskExecution | Non
         attempt.tokens += context.tokens_used
         attempt.tool_state = context.state
         attempt.compensation = context.compensation
-        circuit.record_success(action.tool)
+        circuit.record_success(key)
     except DATABASE_DOWN:
         raise
     except Exception as exc:
         attempt.error, attempt.kind = describe(exc), classify(exc)
-        if attempt.kind in (ErrorKind.TRANSIENT, ErrorKind.TOOL) and not isinstance(exc, ToolInputError):
-            circuit.record_failure(attempt.action.split(".", 1)[0], attempt.error)
+        if key and attempt.kind == ErrorKind.TRANSIENT:  # an outage; a 4xx or a bad input is an answer
+            circuit.record_failure(key, attempt.error)
+
+
+def _held_by_circuit(attempt: Attempt, key: str) -> bool:
+    """Is the call's circuit open? Then the step waits for it, or fails once it has waited too long."""
+    verdict = circuit.check(key)
+    if verdict.gave_up:
+        attempt.error, attempt.kind = verdict.gave_up, ErrorKind.TOOL
+    elif not verdict.allowed:
+        attempt.wait_until = verdict.retry_at
+    return not verdict.allowed
 
 
 def _record_start(task: Task, attempt: Attempt, existing: TaskExecution | None) -> None:

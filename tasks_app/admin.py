@@ -255,11 +255,13 @@ class DeadLetterAdmin(admin.ModelAdmin):
 
 @admin.register(ToolCircuit)
 class ToolCircuitAdmin(admin.ModelAdmin):
-    """Each tool's circuit breaker: closed, open (cool-down until opened_until) or half_open (probing)."""
+    """Each circuit breaker (a tool's host, connection or owner): closed, open (cool-down until
+    opened_until) or half_open (probing)."""
 
-    list_display = ("tool", "state", "failures", "opened_at", "opened_until", "last_error", "updated_at")
-    list_filter = ("state",)
-    readonly_fields = ("tool", "state", "failures", "opened_at", "opened_until", "last_error", "updated_at")
+    list_display = ("key", "tool", "state", "failures", "opened_at", "opened_until", "last_error", "updated_at")
+    list_filter = ("state", "tool")
+    search_fields = ("key",)
+    readonly_fields = ("key", "tool", "state", "failures", "opened_at", "opened_until", "last_error", "updated_at")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

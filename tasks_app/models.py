@@ -297,14 +297,16 @@ class DeadLetter(models.Model):
 
 
 class ToolCircuit(models.Model):
-    """The circuit breaker of one tool: open after consecutive failures, half-open to probe."""
+    """The circuit breaker of what a tool calls (a host, a connection, an owner's account):
+    open after consecutive transient failures, half-open to probe."""
 
     class State(models.TextChoices):
         CLOSED = "closed"
         OPEN = "open"
         HALF_OPEN = "half_open"
 
-    tool = models.CharField(primary_key=True, max_length=50)
+    key = models.CharField(primary_key=True, max_length=300)  # "http:api.example.com" (tools.circuit_keys)
+    tool = models.CharField(max_length=50, db_index=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.CLOSED)
     failures = models.IntegerField(default=0)  # consecutive
     opened_at = models.DateTimeField(null=True, blank=True)  # first opened in this streak of failures
@@ -313,7 +315,7 @@ class ToolCircuit(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
-        return f"{self.tool}: {self.state}"
+        return f"{self.key}: {self.state}"
 
 
 from .agent_data import Contact, Delivery, EnrichmentLookup, Lead, PriceObservation, Upload  # noqa: E402,F401

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from .circuit_keys import circuit_key
 from .egress import EgressPolicy
 from .errors import ToolError, ToolInputError
 
@@ -104,6 +105,7 @@ class Action:
     description: str
     # the actions (of this tool) whose call may undo this one's change; rollback refuses any other
     inverses: tuple[str, ...] = ()
+    per_account: bool = False  # it acts in the owner's connected account (its circuit is theirs alone)
 
     @property
     def qualified_name(self) -> str:
@@ -130,6 +132,10 @@ class Action:
 
     def run(self, params: dict[str, Any], context: ToolContext) -> Any:
         return self.fn(self.validate(params), context)
+
+    def circuit_key(self, params: Mapping[str, Any], owner_id: int | None) -> str:
+        """The circuit breaker this call answers to ("http:api.example.com"); see tools.circuit_keys."""
+        return circuit_key(self.tool, params, owner_id, per_account=self.per_account)
 
 
 class Tool:
@@ -160,6 +166,7 @@ class Tool:
                 credits=credits,
                 description=inspect.cleandoc(fn.__doc__ or name),
                 inverses=tuple(inverses),
+                per_account=self.uses_credentials,
             )
             return fn
 

@@ -178,6 +178,7 @@ def test_a_failing_tool_opens_its_circuit_steps_wait_and_a_probe_closes_it(user,
     broken = run(services.task_create(user=user, title="broken", plan=two_step_plan(hn_server.url)))
     assert broken.status == "failed"
     circuit = ToolCircuit.objects.get(tool="http")
+    assert circuit.key == f"http:127.0.0.1:{hn_server.server.server_port}"
     assert circuit.state == "open" and circuit.failures == 2 and "answered 503" in circuit.last_error
     requests_before = len(hn_server.requests)
 
@@ -196,12 +197,13 @@ def test_a_failing_tool_opens_its_circuit_steps_wait_and_a_probe_closes_it(user,
 
 def test_a_step_fails_clearly_when_its_tool_stays_unavailable(user, hn_server, settings):
     settings.AGENT_CIRCUIT_MAX_WAIT_S = 0
-    ToolCircuit.objects.create(tool="http", state="open", failures=5, last_error="answered 503",
-                               opened_at=timezone.now() - timedelta(seconds=5),
+    ToolCircuit.objects.create(key=f"http:127.0.0.1:{hn_server.server.server_port}", tool="http", state="open",
+                               failures=5, last_error="answered 503", opened_at=timezone.now() - timedelta(seconds=5),
                                opened_until=timezone.now() + timedelta(seconds=30))
     task = run(services.task_create(user=user, title="down", plan=two_step_plan(hn_server.url)))
     assert task.status == "failed"
-    assert "tool 'http' is unavailable: its circuit breaker has been open since" in task.error
+    assert "tool 'http' is unavailable (http:127.0.0.1:" in task.error
+    assert "its circuit breaker has been open since" in task.error
     assert hn_server.requests == []
 
 
@@ -383,3 +385,4 @@ def test_the_queue_snapshot_shows_circuits_dead_letters_and_approvals(user, hn_s
     snapshot = queue_snapshot()
     assert (snapshot["deadLetters"], snapshot["awaitingApproval"], snapshot["queued"]) == (1, 1, 0)
     assert [(c["tool"], c["state"]) for c in snapshot["circuits"]] == [("http", "open")]
+    assert snapshot["circuits"][0]["key"] == f"http:127.0.0.1:{hn_server.server.server_port}"
