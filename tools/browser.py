@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from pydantic import Field
 
 from .base import SideEffect, Tool, ToolContext, ToolInput
-from .browser_session import ACTION_TIMEOUT_MS, MAX_TIMEOUT_MS, NAV_TIMEOUT_MS, Session, in_session
+from .browser_session import ACTION_TIMEOUT_MS, MAX_TIMEOUT_MS, NAV_TIMEOUT_MS, Session, in_session, isolation
 from .errors import ToolError
 from .sealing import seal
 
@@ -79,13 +79,13 @@ def _where(s: Session) -> dict[str, Any]:
 
 @tool.action("navigate", credits=10)
 def navigate(params: NavigateInput, context: ToolContext) -> dict[str, Any]:
-    """Open a URL in the task's browser; returns the final URL, HTTP status, title and load time."""
+    """Open a URL in the task's browser; returns the final URL, HTTP status, title, load time and isolation."""
     def act(s: Session) -> dict[str, Any]:
         started = time.monotonic()
         response = s.goto(params.url, params.wait_until, params.timeout_ms)
         s.fills = []
         return {**_where(s), "status": response.status if response else None,
-                "loadTimeMs": round((time.monotonic() - started) * 1000)}
+                "loadTimeMs": round((time.monotonic() - started) * 1000), "isolation": isolation()}
 
     return in_session(context, act, restore=False)
 

@@ -24,6 +24,7 @@ from playwright.sync_api import Browser, BrowserContext, Request, Route, WebSock
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from . import browser_launch
 from .base import ToolContext
 from .config import setting
 from .errors import EgressDenied, ToolError, TransientToolError
@@ -37,7 +38,7 @@ T = TypeVar("T")
 STATE_KEY = "browser"
 DEFAULT_EXECUTABLE = "/usr/bin/chromium"
 LAUNCH_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--dns-prefetch-disable",
     # WebRTC's UDP is not routed through Playwright, so it must not pick local addresses.
     "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
@@ -80,12 +81,23 @@ def _browser() -> Browser:
         return browser
     if getattr(_local, "playwright", None) is not None:
         _quietly(_local.playwright.stop)
+        _local.launch.remove()
     executable = setting("AGENT_BROWSER_EXECUTABLE", DEFAULT_EXECUTABLE)
     if not os.access(executable, os.X_OK):
         raise ToolError(f"no Chromium at {executable}: install Debian's chromium or set AGENT_BROWSER_EXECUTABLE")
     _local.playwright = sync_playwright().start()
-    _local.browser = _local.playwright.chromium.launch(executable_path=executable, args=LAUNCH_ARGS, timeout=30_000)
+    try:
+        _local.browser, _local.launch = browser_launch.start(_local.playwright, executable, LAUNCH_ARGS)
+    except BaseException:
+        _quietly(_local.playwright.stop)
+        _local.playwright = None
+        raise
     return _local.browser
+
+
+def isolation() -> dict[str, Any]:
+    """How this thread's Chromium is kept apart from the worker (account, sandbox, environment)."""
+    return _local.launch.isolation()
 
 
 def _quietly(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
