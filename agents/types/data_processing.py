@@ -113,7 +113,7 @@ def build_plan(config: Config, *, goal: str) -> Plan:
     if target is not None:
         where = {"crm": "the CRM", "database": f"{target.get('connection')}.{target.get('table')}",
                  "file": target.get("name")}[target["target"]]
-        lines = {} if config.transform else {"lines": "{step1.result.lines}"}
+        lines: dict[str, Any] = {} if config.transform else {"lines": "{step1.result.lines}"}
         lines.update(columns="{step1.result.columns}", fields=config.enrichment)
         steps.append({"action": "data.write", "description": f"Save to {where}",
                       "params": {"rows": _rows_of(steps), **lines, **({"enrichment": statuses} if statuses else {}),

@@ -52,6 +52,7 @@ def owned_lead(request: Request, lead_id: str) -> Lead:
 class LeadListView(JSONAPIView):
     @extend_schema(
         summary="Your CRM leads (filters: email (part of it), taskId; ordering: email, updatedAt, createdAt)",
+        operation_id="crm_leads_list",
         parameters=[OpenApiParameter("email", str, required=False), OpenApiParameter("taskId", str, required=False),
                     OpenApiParameter("ordering", str, required=False, enum=sorted(ORDERING)),
                     OpenApiParameter("page", int, required=False), OpenApiParameter("pageSize", int, required=False)],

@@ -19,7 +19,7 @@ from tasks_app import uploads
 from tasks_app.agent_data import Upload
 
 from .errors import error_body
-from .schema import errors, obj
+from .schema import ErrorSerializer, errors, obj
 from .views import MAX_ID, JSONAPIView, Pagination, user_of
 
 
@@ -50,7 +50,7 @@ def owned_file(request: Request, file_id: str) -> Upload:
 class FileListView(JSONAPIView):
     parser_classes = [MultiPartParser]  # an upload is the only body this view reads
 
-    @extend_schema(summary="Your files, newest first (?name= filters by part of the name)",
+    @extend_schema(summary="Your files, newest first (?name= filters by part of the name)", operation_id="files_list",
                    parameters=[OpenApiParameter("name", str, required=False),
                                OpenApiParameter("page", int, required=False),
                                OpenApiParameter("pageSize", int, required=False)],
@@ -67,8 +67,8 @@ class FileListView(JSONAPIView):
         summary="Upload a file (multipart field `file`); a name already used makes a newer version",
         request={"multipart/form-data": obj("FileUpload", file=serializers.FileField(
             help_text="at most AGENT_UPLOAD_MAX_BYTES (default 25 MiB)"))},
-        responses={201: FileSerializer, 413: OpenApiResponse(description="the file is over AGENT_UPLOAD_MAX_BYTES"),
-                   **errors(400)},
+        responses={201: FileSerializer, **errors(400),
+                   413: OpenApiResponse(ErrorSerializer, description="the file is over AGENT_UPLOAD_MAX_BYTES")},
     )
     def post(self, request: Request) -> Response:
         given = request.FILES.get("file")

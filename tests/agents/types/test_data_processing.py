@@ -228,3 +228,18 @@ def test_unknown_outputs_and_enrichment_fields_are_refused_at_creation(user):
         with pytest.raises(services.InvalidTask) as error:
             services.task_create(user=user, title="x", agent_type="data_processing", agent_config=config)
         assert words in str(error.value)
+
+
+def test_rolling_back_the_run_takes_its_leads_out_of_the_crm(user, pdl_server):
+    from agents import rollback
+
+    upload_leads(user)
+    task = run_inline(seed_task(user))
+    kept = Lead.objects.create(owner=user, email="kept@example.com", fields={"Name": "Kept"})
+    try:
+        report = rollback.rollback(task.id)
+    except rollback.RollbackNeedsApproval as waiting:  # data deletion may be a gated policy
+        ids = [item["id"] for item in waiting.report["compensations"] if item.get("id")]
+        report = rollback.rollback(task.id, approve=ids, approved_by="ada")
+    assert (report["undone"], report["failed"]) == (1, 0), report
+    assert list(Lead.objects.filter(owner=user).values_list("email", flat=True)) == [kept.email]
