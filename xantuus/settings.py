@@ -313,6 +313,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["tasks_app.api.parsers.JSONParser", "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "tasks_app.api.errors.exception_handler",
 }
@@ -328,8 +330,6 @@ AGENT_LOGIN_LOCKOUT_S = env_int("AGENT_LOGIN_LOCKOUT_S", 900)
 AGENT_TRUSTED_PROXIES = env_list("AGENT_TRUSTED_PROXIES")
 # API tokens expire this many seconds after issue (0: never); DELETE /api/auth/token revokes one.
 AGENT_TOKEN_TTL_S = env_int("AGENT_TOKEN_TTL_S", 30 * 86400)
-    "DEFAULT_PARSER_CLASSES": ["tasks_app.api.parsers.JSONParser", "rest_framework.parsers.FormParser",
-                               "rest_framework.parsers.MultiPartParser"],
 # POST /api/agent/execute/{id} with {"async": false} waits at most this long for the result, then answers 202.
 AGENT_SYNC_WAIT_S = float(os.environ.get("AGENT_SYNC_WAIT_S", "30"))
 SPECTACULAR_SETTINGS = {
