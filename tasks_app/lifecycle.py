@@ -67,12 +67,14 @@ class TransitionNotAllowed(Exception):
 
 
 def _stamps(target: str) -> dict[str, Any]:
+    # every transition forgets why the task was paused; the engine's pause passes its reason
+    # (pause_reason="credit_limit"), a person's pause has none
     now = timezone.now()
     if target == S.COMPLETED:
-        return {"completed_at": now, "lease_owner": None, "lease_expires_at": None}
+        return {"completed_at": now, "lease_owner": None, "lease_expires_at": None, "pause_reason": ""}
     if target == S.FAILED:
-        return {"failed_at": now, "lease_owner": None, "lease_expires_at": None}
-    return {}  # pause and cancel leave the lease to its holder, who finishes the step in flight
+        return {"failed_at": now, "lease_owner": None, "lease_expires_at": None, "pause_reason": ""}
+    return {"pause_reason": ""}  # pause and cancel leave the lease to its holder, who finishes the step in flight
 
 
 def apply(name: str, *, task_id: str, **fields: Any) -> bool:
@@ -83,11 +85,13 @@ def apply(name: str, *, task_id: str, **fields: Any) -> bool:
     transition = TRANSITIONS[name]
     with transaction.atomic(savepoint=False):  # often nested in a step's transaction: no savepoint
         updated = Task.objects.filter(id=task_id, status__in=transition.sources).update(
-            status=transition.target, updated_at=timezone.now(), **_stamps(transition.target), **fields
+            status=transition.target, updated_at=timezone.now(), **{**_stamps(transition.target), **fields}
         )
         if updated:
             emit(task_id, "status", {"status": transition.target, "transition": name,
-                                     **({"error": fields["error"]} if fields.get("error") else {})})
+                                     **({"error": fields["error"]} if fields.get("error") else {}),
+                                     **({"pauseReason": fields["pause_reason"]} if fields.get("pause_reason")
+                                        else {})})
     return updated == 1
 
 

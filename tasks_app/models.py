@@ -92,6 +92,10 @@ class Task(models.Model):
     total_tokens = models.IntegerField(default=0)
     total_credits = models.IntegerField(default=0)
     execution_time = models.IntegerField(default=0)  # milliseconds
+    # the most credits one run may spend (None: only the owner's balance limits it); a step that
+    # would go over it pauses the task with pause_reason "credit_limit" (agents/credits.py)
+    credit_budget = models.PositiveIntegerField(null=True, blank=True)
+    pause_reason = models.CharField(max_length=30, blank=True, default="")  # why it is paused ("": by a person)
 
     # Lease: the worker holding it runs the next step; a lapsed lease is swept.
     lease_owner = models.CharField(max_length=64, null=True, blank=True)
@@ -319,3 +323,4 @@ class ToolCircuit(models.Model):
 
 
 from .agent_data import Contact, Delivery, EnrichmentLookup, Lead, PriceObservation, Upload  # noqa: E402,F401
+from .credit_ledger import CreditEntry  # noqa: E402,F401

@@ -1,0 +1,94 @@
+"""The credit ledger: every grant and every debit of a user's credits, append-only; the balance is its sum.
+
+A debit names its task, run, step and reason, and is unique on them, so a step that runs
+again (a retry, a redelivered message, a resumed run) is never charged twice. Rows are
+only inserted here, never updated or deleted by the app (a deleted task leaves its debits,
+with the task's id kept in task_ref).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q, Sum
+
+
+class CreditEntry(models.Model):
+    class Reason(models.TextChoices):
+        SIGNUP = "signup"  # AGENT_DEFAULT_CREDITS, granted once per user on first use
+        GRANT = "grant"  # credits given by an operator (admin, manage.py grant_credits)
+        PLANNING = "planning"  # making a run's plan (step 0)
+        TOOL = "tool"  # an action's flat cost (tools/base.py Action.credits)
+        TOKENS = "tokens"  # the model's tokens of a step, priced by AGENT_TOKEN_PRICES
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="credit_entries")
+    task = models.ForeignKey("tasks_app.Task", null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="credit_entries")
+    task_ref = models.CharField(max_length=32, blank=True, default="")  # the task's id, kept if it is deleted
+    agent_type = models.CharField(max_length=50, blank=True, default="")  # of the task, for usage by type
+    run = models.IntegerField(default=0)
+    step = models.IntegerField(default=0)  # 0: planning, or not a step (grants)
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    amount = models.IntegerField()  # credits: positive for grants, negative for debits
+    action = models.CharField(max_length=100, blank=True, default="")
+    model = models.CharField(max_length=100, blank=True, default="")
+    input_tokens = models.IntegerField(default=0)
+    output_tokens = models.IntegerField(default=0)
+    note = models.TextField(blank=True, default="")
+    granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="credit_grants")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["task_ref", "run", "step", "reason"], condition=~Q(task_ref=""),
+                                    name="one_debit_per_step_and_reason"),
+            models.UniqueConstraint(fields=["user"], condition=Q(reason="signup"), name="one_signup_grant"),
+        ]
+        indexes = [models.Index(fields=["user", "created_at"]), models.Index(fields=["task_ref", "run"])]
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "credit entries"
+
+    def __str__(self) -> str:
+        return f"{self.amount:+d} {self.reason} for user {self.user_id}"
+
+
+def ensure_signup_grant(user_id: int) -> None:
+    """The new user's AGENT_DEFAULT_CREDITS, once (the unique constraint decides a race)."""
+    if not CreditEntry.objects.filter(user_id=user_id, reason=CreditEntry.Reason.SIGNUP).exists():
+        CreditEntry.objects.get_or_create(user_id=user_id, reason=CreditEntry.Reason.SIGNUP,
+                                          defaults={"amount": settings.AGENT_DEFAULT_CREDITS,
+                                                    "note": "AGENT_DEFAULT_CREDITS for a new user"})
+
+
+def balance(user_id: int) -> int:
+    """The user's credits now: every grant minus every debit."""
+    ensure_signup_grant(user_id)
+    return int(CreditEntry.objects.filter(user_id=user_id).aggregate(total=Sum("amount"))["total"] or 0)
+
+
+def debit(*, task: Any, run: int, step: int, reason: str, amount: int, **details: Any) -> bool:
+    """Charge `amount` credits for the task's step; False (nothing written) if it was charged already."""
+    if amount <= 0:
+        return False
+    ensure_signup_grant(task.user_id)
+    _, created = CreditEntry.objects.get_or_create(
+        task_ref=task.id, run=run, step=step, reason=reason,
+        defaults={"user_id": task.user_id, "task_id": task.id, "agent_type": task.agent_type or "custom",
+                  "amount": -amount, **details},
+    )
+    return created
+
+
+def charged(task_id: str, run: int) -> int:
+    """What the ledger charged for one run of a task (a positive number)."""
+    total = CreditEntry.objects.filter(task_ref=task_id, run=run, amount__lt=0).aggregate(total=Sum("amount"))
+    return -int(total["total"] or 0)
+
+
+def grant(*, user_id: int, amount: int, granted_by: Any = None, note: str = "") -> CreditEntry:
+    """Give the user `amount` more credits (a new row; the ledger is never edited)."""
+    ensure_signup_grant(user_id)
+    return CreditEntry.objects.create(user_id=user_id, reason=CreditEntry.Reason.GRANT, amount=amount,
+                                      granted_by=granted_by, note=note[:2_000])
