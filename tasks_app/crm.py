@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from .agent_data import EnrichmentLookup, Lead
+from .models import Task
 
 CHUNK = 1000
 LOST = ("unavailable", "error")  # statuses that must not wipe what an earlier run matched
@@ -83,10 +84,11 @@ def undo(*, owner_id: int, created_ids: list[str], before: list[dict[str, Any]])
     with transaction.atomic():
         deleted, _ = Lead.objects.filter(owner_id=owner_id, id__in=created_ids).delete()
         restored = 0
-        for image in before:
+        tasks = set(Task.objects.filter(id__in=[i.get("taskId") for i in before]).values_list("id", flat=True))
+        for image in before:  # a lead keeps pointing at its earlier task only while that task exists
             restored += Lead.objects.filter(owner_id=owner_id, id=image["id"]).update(
-                fields=image["fields"], enrichment=image["enrichment"], task_id=image.get("taskId"),
-                updated_at=timezone.now())
+                fields=image["fields"], enrichment=image["enrichment"],
+                task_id=image.get("taskId") if image.get("taskId") in tasks else None, updated_at=timezone.now())
     return {"deleted": deleted, "restored": restored}
 
 
