@@ -123,11 +123,14 @@ class InlineRunner:
 
 
 def _embedded_beat() -> None:
-    """What celery-beat does for the full stack: sweep lapsed leases, fire due schedules."""
+    """What celery-beat does for the full stack: sweep lapsed leases, fire due schedules, send due webhooks."""
+    from tasks_app import webhook_delivery
+
     from . import orchestrator, schedules  # schedules imports admission, which enqueues through here
 
     orchestrator.sweep()
     schedules.tick()
+    webhook_delivery.tick()
 
 
 INLINE = InlineRunner()

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from tasks_app import leases
+from tasks_app import leases, webhook_events
 from tasks_app.events import emit
 from tasks_app.models import StepStatus, Task, TaskExecution
 from tools import registry
@@ -283,7 +283,9 @@ def _advance(task: Task, token: str, attempt: Attempt, **extra: Any) -> None:
         raise EngineError(f"lost the lease of task {task.id} during step {attempt.number}")
     for name, value in fields.items():
         setattr(task, name, value)
-    emit(task.id, "step", step_event(task, attempt))
+    event = step_event(task, attempt)
+    emit(task.id, "step", event)
+    webhook_events.step_finished(task, event, attempt.secrets)  # one indexed EXISTS unless a step webhook is set
 
 
 def step_event(task: Task, attempt: Attempt) -> dict[str, Any]:

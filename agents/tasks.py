@@ -12,6 +12,8 @@ from typing import Any
 from celery import shared_task
 from django.db import close_old_connections
 
+from tasks_app import webhook_delivery
+
 from . import orchestrator, schedules
 from .errors import DATABASE_DOWN
 
@@ -44,3 +46,17 @@ def run_scheduled(task_id: str) -> str:
     """celery-beat fires a task's cron schedule: start a new run of it."""
     close_old_connections()
     return schedules.fire(task_id)
+
+
+@shared_task(name="agents.tasks.deliver_webhook", **RETRY_ON_DB_DOWN)
+def deliver_webhook(delivery_id: str) -> str:
+    """One attempt of one webhook delivery (tasks_app.webhook_delivery); a retry is its own message."""
+    close_old_connections()
+    return webhook_delivery.deliver(delivery_id)
+
+
+@shared_task(name="agents.tasks.deliver_webhooks", ignore_result=True)
+def deliver_webhooks() -> dict[str, int]:
+    """celery-beat: send the webhook deliveries that are due (a lost message costs a delay only)."""
+    close_old_connections()
+    return webhook_delivery.tick()

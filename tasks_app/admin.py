@@ -272,3 +272,4 @@ class ToolCircuitAdmin(admin.ModelAdmin):
 
 from . import admin_contacts  # noqa: E402,F401  (registers Contact and Delivery)
 from . import admin_data  # noqa: E402,F401  (registers Upload, Lead and EnrichmentLookup)
+from . import admin_control  # noqa: E402,F401  (registers AuditEntry, WebhookEndpoint and WebhookDelivery)

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 
+from . import audit
 from .models import Credential
 
 
@@ -25,10 +26,23 @@ def _fernet() -> Fernet:
     return Fernet(key)
 
 
+def seal(plaintext: str) -> str:
+    """Encrypt one secret for a column of its own (a webhook's signing secret)."""
+    return _fernet().encrypt(plaintext.encode()).decode()
+
+
+def unseal(ciphertext: str) -> str:
+    """The plaintext of seal(); InvalidToken when the key changed since."""
+    return _fernet().decrypt(ciphertext.encode()).decode()
+
+
 def store(*, user_id: int, provider: str, secret: dict[str, Any] | str) -> None:
     """Encrypt and keep `secret` (any JSON value: OAuth fields, or a plain setting like "gmail")."""
     ciphertext = _fernet().encrypt(json.dumps(secret).encode()).decode()
-    Credential.objects.update_or_create(user_id=user_id, provider=provider, defaults={"ciphertext": ciphertext})
+    _, created = Credential.objects.update_or_create(user_id=user_id, provider=provider,
+                                                     defaults={"ciphertext": ciphertext})
+    audit.record("credentials.changed", owner_id=user_id, target_type="credential", target_id=provider,
+                 details={"provider": provider, "change": "added" if created else "replaced"})
 
 
 def load_all(*, user_id: int) -> dict[str, Any]:
@@ -50,4 +64,8 @@ def connected(*, user_id: int) -> list[dict[str, Any]]:
 
 
 def remove(*, user_id: int, provider: str) -> bool:
-    return Credential.objects.filter(user_id=user_id, provider=provider).delete()[0] > 0
+    removed = Credential.objects.filter(user_id=user_id, provider=provider).delete()[0] > 0
+    if removed:
+        audit.record("credentials.changed", owner_id=user_id, target_type="credential", target_id=provider,
+                     details={"provider": provider, "change": "removed"})
+    return removed

@@ -226,6 +226,7 @@ class Notification(models.Model):
         COMPLETED = "completed"
         FAILED = "failed"
         APPROVAL_NEEDED = "approval_needed"
+        CREDIT_LIMIT = "credit_limit"  # a step would exceed the task's budget or the balance
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     task = models.ForeignKey(Task, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications")
@@ -323,4 +324,5 @@ class ToolCircuit(models.Model):
 
 
 from .agent_data import Contact, Delivery, EnrichmentLookup, Lead, PriceObservation, Upload  # noqa: E402,F401
+from .control_data import AuditEntry, NotificationPreference, WebhookAttempt, WebhookDelivery, WebhookEndpoint  # noqa: E402,F401
 from .credit_ledger import CreditEntry  # noqa: E402,F401

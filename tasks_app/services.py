@@ -15,7 +15,7 @@ from agents.rollback import RollbackNeedsApproval as RollbackNeedsApproval  # re
 from agents.rollback import RollbackRefused as RollbackRefused  # re-exported: the faces answer 409
 from agents.types import AgentTypeError
 
-from . import lifecycle
+from . import audit, lifecycle
 from .models import Approval, DeadLetter, Project, Task, TaskExecution
 
 
@@ -43,7 +43,12 @@ def task_create(
             due_date=due_date,
         )
         schedules.sync(task)
+        _audit("task.created", task, {"title": title, "agentType": agent_type, "priority": priority})
     return task
+
+
+def _audit(verb: str, task: Task, details: dict[str, Any] | None = None) -> None:
+    audit.record(verb, owner_id=task.user_id, target_type="task", target_id=task.id, details=details)
 
 
 def _check_schedule(agent_config: dict[str, Any] | None) -> None:
@@ -60,6 +65,7 @@ def task_execute(*, task: Task) -> Task:
     """
     admission.request_run(task)
     task.refresh_from_db()
+    _audit("task.executed", task, {"run": task.attempts, "status": task.status})
     return task
 
 
@@ -67,6 +73,7 @@ def task_pause(*, task: Task) -> Task:
     lifecycle.require("pause", task_id=task.id)
     admission.admit()  # a paused task holds no slot
     task.refresh_from_db()
+    _audit("task.paused", task, {"run": task.attempts})
     return task
 
 
@@ -74,12 +81,14 @@ def task_resume(*, task: Task) -> Task:
     """Continue a paused run where it stopped; over the concurrency limits it waits in `queued`."""
     admission.request_resume(task)
     task.refresh_from_db()
+    _audit("task.resumed", task, {"run": task.attempts, "status": task.status})
     return task
 
 
 def task_cancel(*, task: Task) -> Task:
     finish.cancel_task(task.id)
     task.refresh_from_db()
+    _audit("task.cancelled", task, {"run": task.attempts})
     return task
 
 
@@ -111,6 +120,7 @@ def task_replay(*, task: Task, from_step: int = 1) -> Task:
                                       if s.get("step", 0) < from_step]},
     })
     replay.refresh_from_db()
+    _audit("task.replayed", task, {"replayId": replay.id, "fromStep": from_step})
     return replay
 
 
@@ -168,6 +178,7 @@ def task_update(*, task: Task, changes: dict[str, Any]) -> Task:
     task.refresh_from_db()
     if "agent_config" in changes:
         schedules.sync(task)  # the schedule follows the config: created, changed or removed
+    _audit("task.updated", task, {"fields": sorted(changes)})
     return task
 
 
@@ -191,6 +202,7 @@ def task_delete(*, task: Task) -> None:
         current = Task.objects.filter(id=task.id).values_list("status", flat=True).first()
         raise TaskInUse(task.id, current, "delete")
     schedules.remove(task.id)
+    _audit("task.deleted", task, {"title": task.title})
 
 
 def project_create(*, user: User, name: str, description: str = "") -> Project:
@@ -221,9 +233,13 @@ def approval_decide(*, approval: Approval, approve: bool, done: bool | None = No
     Unknown outcome: approve with done=True settles the step as done (not repeated), with
     done=False runs it again; reject cancels the task."""
     try:
-        return approvals.decide(approval, approve=approve, done=done, user=user)
+        decided = approvals.decide(approval, approve=approve, done=done, user=user)
     except approvals.ApprovalError as exc:
         raise InvalidTask("done" if "done=" in str(exc) else "approval", str(exc)) from None
+    audit.record("approval.decided", owner_id=approval.task.user_id, target_type="approval", target_id=approval.id,
+                 details={"taskId": approval.task_id, "step": approval.step, "action": approval.action,
+                          "policy": approval.policy, "approve": approve, "done": done})
+    return decided
 
 
 def dead_letter_requeue(*, dead_letter: DeadLetter) -> DeadLetter:
@@ -237,6 +253,7 @@ def dead_letter_requeue(*, dead_letter: DeadLetter) -> DeadLetter:
             raise InvalidTask("deadLetter", f"task {dead_letter.task_id} is no longer the failed run "
                                             f"{dead_letter.run} (it is {current[0] if current else 'deleted'})")
         admission.requeue_failed_run(dead_letter.task_id, dead_letter.step)
+        _audit("task.requeued", dead_letter.task, {"deadLetterId": dead_letter.id, "step": dead_letter.step})
     dead_letter.refresh_from_db()
     return dead_letter
 
@@ -254,10 +271,14 @@ def task_rollback(*, task: Task, dry_run: bool = False, approve: list[str] | Non
     until every gated one is approved nothing runs (RollbackNeedsApproval, with the report).
     """
     try:
-        return rollback.rollback(task.id, dry_run=dry_run, approve=approve or (),
-                                 approved_by=user.get_username() if user is not None else "")
+        report = rollback.rollback(task.id, dry_run=dry_run, approve=approve or (),
+                                   approved_by=user.get_username() if user is not None else "")
     except rollback.RollbackInputError as exc:
         raise InvalidTask("approve", str(exc)) from None
+    if not dry_run:  # a dry run changes nothing
+        _audit("task.rollback", task, {"run": report.get("run"), "undone": report.get("undone"),
+                                       "failed": report.get("failed"), "approved": list(approve or ())})
+    return report
 
 
 # --- The web pages: notifications. ------------------------------------------------------

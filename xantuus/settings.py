@@ -121,6 +121,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tasks_app.audit.AuditMiddleware",  # who and from where, for the audit log
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -215,6 +216,13 @@ AGENT_NOTIFY_EMAIL_KINDS = (
     env_list("AGENT_NOTIFY_EMAIL_KINDS") if "AGENT_NOTIFY_EMAIL_KINDS" in os.environ
     else ["failed", "approval_needed"]
 )
+# Webhooks (Standard Webhooks): each attempt waits at most AGENT_WEBHOOK_TIMEOUT_S; a failed or
+# non-2xx one is retried after AGENT_WEBHOOK_RETRY_BASE_S, doubling up to AGENT_WEBHOOK_RETRY_MAX_S,
+# until AGENT_WEBHOOK_MAX_ATTEMPTS attempts (the defaults retry for about four hours).
+AGENT_WEBHOOK_TIMEOUT_S = env_int("AGENT_WEBHOOK_TIMEOUT_S", 10)
+AGENT_WEBHOOK_MAX_ATTEMPTS = env_int("AGENT_WEBHOOK_MAX_ATTEMPTS", 10)
+AGENT_WEBHOOK_RETRY_BASE_S = float(os.environ.get("AGENT_WEBHOOK_RETRY_BASE_S", "30"))
+AGENT_WEBHOOK_RETRY_MAX_S = float(os.environ.get("AGENT_WEBHOOK_RETRY_MAX_S", "21600"))
 # Approval policies (the seed's "Approval Requirements"), as data: agents/approvals.py reads them.
 # A policy matches an action by name ("tool.action", "tool.*", "*.delete") and optional conditions.
 AGENT_APPROVAL_POLICIES = [
@@ -290,7 +298,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "agents.tasks.sweep",
         "schedule": max(WORKER_POLL_INTERVAL, 500) / 1000,
         "options": {"queue": "agent.control", "expires": 10},
-    }
+    },
+    "deliver-due-webhooks": {  # the safety net: each delivery is also sent by its own message
+        "task": "agents.tasks.deliver_webhooks",
+        "schedule": 5.0,
+        "options": {"queue": "agent.control", "expires": 10},
+    },
 }
 CELERY_TIMEZONE = TIME_ZONE
 

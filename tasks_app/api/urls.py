@@ -2,7 +2,20 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import agent, approvals, contacts, credentials, crm, dead_letters, files, prices, views, workspace
+from . import (
+    agent,
+    approvals,
+    audit,
+    contacts,
+    credentials,
+    crm,
+    dead_letters,
+    files,
+    prices,
+    views,
+    webhooks,
+    workspace,
+)
 
 urlpatterns = [
     path("auth/token", views.TokenView.as_view(), name="api-token"),
@@ -30,6 +43,8 @@ urlpatterns = [
     *crm.urlpatterns,
     *contacts.urlpatterns,
     *prices.urlpatterns,
+    *webhooks.urlpatterns,
+    *audit.urlpatterns,
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # the page's inline set-up carries the Content-Security-Policy nonce (tasks_app/security_headers.py)
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema", template_name="tasks_app/swagger_ui.html"),

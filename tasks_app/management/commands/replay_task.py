@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rich.console import Console
 
-from tasks_app import services
+from tasks_app import audit, services
 from tasks_app.lifecycle import TransitionNotAllowed
 from tasks_app.models import Task
 from tasks_app.selectors import task_result
@@ -30,7 +30,8 @@ class Command(BaseCommand):
         if task is None:
             raise CommandError(f"no task {options['task_id']}")
         try:
-            replay = services.task_replay(task=task, from_step=options["from_step"])
+            with audit.acting(audit.command_actor()):  # the audit log says a command did it
+                replay = services.task_replay(task=task, from_step=options["from_step"])
         except (services.InvalidTask, TransitionNotAllowed) as exc:
             raise CommandError(str(exc)) from None
         console.print(f"[bold]replay {replay.id}[/] of {task.id} from step {options['from_step']}")

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rich.console import Console
 
-from tasks_app import services
+from tasks_app import audit, services
 from tasks_app.lifecycle import TERMINAL
 from tasks_app.models import Task, TaskExecution
 from tasks_app.seed_shape import SeedShapeError, to_task_body
@@ -63,12 +63,13 @@ class Command(BaseCommand):
         user, _ = get_user_model().objects.get_or_create(
             username=options["user"], defaults={"email": options["email"] or f"{options['user']}@example.com"}
         )
-        try:
-            task = services.task_create(user=user, **task_request(data))
-        except services.InvalidTask as exc:
-            raise CommandError(f"invalid task ({exc.field}): {exc}") from None
-        console.print(f"[bold]task {task.id}[/]: {task.title}")
-        services.task_execute(task=task)
+        with audit.acting(audit.command_actor(user)):  # the audit log says a command did it
+            try:
+                task = services.task_create(user=user, **task_request(data))
+            except services.InvalidTask as exc:
+                raise CommandError(f"invalid task ({exc.field}): {exc}") from None
+            console.print(f"[bold]task {task.id}[/]: {task.title}")
+            services.task_execute(task=task)
         timeout = options["timeout"] or settings.AGENT_TIMEOUT_MS / 1000 + 60
         task = watch(task.id, console, timeout)
         if options["json"]:

@@ -1,0 +1,64 @@
+"""/api/audit: the log of what was done to your tasks, approvals, credits, credentials and webhooks.
+
+Read only (entries are append-only); the entries whose owner is you, whoever acted (you from
+the API or a page, an operator in the admin, a command, the agent engine). The full log is in the admin.
+"""
+# ruff: noqa: N815  (field names are the wire names)
+from __future__ import annotations
+
+from django.urls import path
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from tasks_app.control_data import AuditEntry
+
+from .schema import errors
+from .views import JSONAPIView, Pagination, user_of
+
+
+class AuditEntrySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    createdAt = serializers.DateTimeField(source="created_at")
+    verb = serializers.CharField(help_text="task.created, task.executed, approval.decided, webhook.added …")
+    actorKind = serializers.CharField(source="actor_kind", help_text="api, page, admin, command or agent")
+    userId = serializers.IntegerField(source="user_id", allow_null=True, help_text="who acted (null: the engine)")
+    username = serializers.CharField(allow_blank=True)
+    address = serializers.CharField(allow_blank=True, help_text="the client's address, for a request")
+    targetType = serializers.CharField(source="target_type", allow_blank=True)
+    targetId = serializers.CharField(source="target_id", allow_blank=True)
+    details = serializers.JSONField(help_text="what changed, secrets masked")
+
+
+class AuditPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.CharField(allow_null=True)
+    previous = serializers.CharField(allow_null=True)
+    results = AuditEntrySerializer(many=True)
+
+
+class AuditListView(JSONAPIView):
+    @extend_schema(
+        summary="Your audit log, newest first (filters: verb, targetType, targetId)",
+        parameters=[OpenApiParameter("verb", str, required=False, description="e.g. task.cancelled, or task.* "),
+                    OpenApiParameter("targetType", str, required=False),
+                    OpenApiParameter("targetId", str, required=False),
+                    OpenApiParameter("page", int, required=False), OpenApiParameter("pageSize", int, required=False)],
+        responses={200: AuditPageSerializer, **errors(404)},
+    )
+    def get(self, request: Request) -> Response:
+        rows = AuditEntry.objects.filter(owner_id=user_of(request).id)
+        params = request.query_params
+        if verb := params.get("verb", "")[:50]:
+            rows = rows.filter(verb__startswith=verb[:-1]) if verb.endswith("*") else rows.filter(verb=verb)
+        if target_type := params.get("targetType", "")[:30]:
+            rows = rows.filter(target_type=target_type)
+        if target_id := params.get("targetId", "")[:64]:
+            rows = rows.filter(target_id=target_id)
+        paginator = Pagination()
+        page = paginator.paginate_queryset(rows.order_by("-created_at", "-id"), request, view=self)
+        return paginator.get_paginated_response(AuditEntrySerializer(page or [], many=True).data)
+
+
+urlpatterns = [path("audit", AuditListView.as_view(), name="audit-list")]
