@@ -184,3 +184,24 @@ def test_a_delivery_is_sent_once_per_attempt_even_when_two_deliverers_race(api, 
         wait_for(lambda: WebhookDelivery.objects.get().status == "delivered", what="the delivery")
     assert outcomes.count("delivered") <= 1 and "retry" not in outcomes
     assert len(receiver.received) == 1 and WebhookDelivery.objects.get().attempts == 1
+
+
+@pytest.fixture
+def fast_retrying_worker(monkeypatch, request):
+    """The real celery worker, retrying webhooks after 50 ms (its settings come from the environment)."""
+    monkeypatch.setenv("AGENT_WEBHOOK_RETRY_BASE_S", "0.05")
+    return request.getfixturevalue("celery_worker")
+
+
+@pytest.mark.slow
+def test_on_the_real_stack_a_worker_delivers_and_retries_over_the_control_queue(user, settings, fast_retrying_worker):
+    with WebhookReceiver(statuses=[503]) as receiver:
+        hook = register(client_for(user), f"{receiver.url}/in", ["completed"])
+        task = services.task_execute(task=services.task_create(user=user, title="stacked", plan=SUMMARY_PLAN))
+        wait_for(lambda: len(receiver.received) == 2, timeout=60, what=f"two attempts\n{fast_retrying_worker.tail()}")
+        delivery = wait_for(lambda: WebhookDelivery.objects.filter(status="delivered").first(), what="delivered")
+    events = [Webhook(hook["secret"]).verify(r.body, r.headers) for r in receiver.received]
+    assert [e["data"]["taskId"] for e in events] == [task.id, task.id] and events[0]["type"] == "task.completed"
+    assert [(a.number, a.status_code) for a in delivery.attempt_rows.all()] == [(1, 503), (2, 200)]
+    log = fast_retrying_worker.log_path.read_text()
+    assert "agents.tasks.deliver_webhook" in log, "the worker process sent them, not this one"
