@@ -50,11 +50,18 @@ def owner_artifacts_dir(owner_id: int | None) -> Path:
     return settings.MEDIA_ROOT / "artifacts" / (str(owner_id) if owner_id is not None else "no-owner")
 
 
+def identity(user: Any) -> dict[str, Any]:
+    """The owner's name, groups and staff flag, which AGENT_DATABASES connections are opened by."""
+    return {"username": user.get_username(), "groups": tuple(user.groups.values_list("name", flat=True)),
+            "is_staff": bool(user.is_staff or user.is_superuser)}
+
+
 def build_tool_context(task: Task, number: int, *, uses_credentials: bool = False) -> ToolContext:
     return ToolContext(
         task_id=task.id,
         user_id=task.user_id,
         user_email=task.user.email,
+        **identity(task.user),
         idempotency_key=idempotency_key(task, number),
         model=task.agent_model,
         egress=EgressPolicy.from_settings(),

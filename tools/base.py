@@ -52,6 +52,10 @@ class ToolContext:
     task_id: str = ""
     user_id: int | None = None
     user_email: str = ""
+    # Who the owner is beyond their id: what AGENT_DATABASES connections are opened to.
+    username: str = ""
+    groups: tuple[str, ...] = ()
+    is_staff: bool = False
     idempotency_key: str = ""
     model: str | None = None
     egress: EgressPolicy = field(default_factory=EgressPolicy.from_settings)

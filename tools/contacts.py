@@ -17,6 +17,7 @@ from pydantic import EmailStr, Field, TypeAdapter, ValidationError, field_valida
 from .base import Tool, ToolContext, ToolInput
 from .errors import ToolInputError
 from .pg import Params, connect, fetch, rows_json
+from .pg_connections import Caller
 
 tool = Tool("contacts", "Select the owner's contacts: a campaign's audience.")
 MAX_AUDIENCE = 5000
@@ -162,7 +163,7 @@ def select(params: SelectInput, context: ToolContext) -> dict[str, Any]:
             if all(matches(contact, c, day) for c in conditions):
                 people.setdefault(contact["email"], _person(contact))
     if params.sql and params.connection:
-        rows, bad = _sql_people(params.sql, params.connection, params.params)
+        rows, bad = _sql_people(params.sql, params.connection, params.params, context)
         skipped += bad
         for person in rows:
             people.setdefault(person["email"], person)
@@ -216,8 +217,9 @@ def _hand_picked(recipients: list[dict[str, Any]]) -> tuple[dict[str, dict[str, 
     return people, skipped
 
 
-def _sql_people(query: str, connection: str, args: Params) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    with connect(connection, read_only=True, timeout_s=30) as cur:
+def _sql_people(query: str, connection: str, args: Params,
+                who: Caller) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    with connect(connection, who, read_only=True, timeout_s=30) as cur:
         rows = rows_json(fetch(cur, query, args, MAX_AUDIENCE + 1))
     people, bad = [], []
     for number, row in enumerate(rows, start=1):

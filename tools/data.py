@@ -206,7 +206,7 @@ def write(params: WriteInput, context: ToolContext) -> dict[str, Any]:
             raise ToolInputError("target database needs a connection (a name from AGENT_DATABASES)")
         column = tabular.key_column(_columns(params.rows), params.key)
         done = data_sinks.write_table(params.connection, params.table, params.rows, key=column,
-                                      statuses=params.enrichment)
+                                      statuses=params.enrichment, who=context)
         return {"target": "database", "written": done.pop("written"), "updated": done.pop("updated"),
                 "rejected": [], "output": done}
     name = params.name or f"rows.{params.format}"

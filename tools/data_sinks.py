@@ -15,6 +15,7 @@ from psycopg import sql
 
 from .errors import ToolInputError
 from .pg import TABLE_RE, Cursor, Table, connect, insert_rows, key_of, load_table, update_by_key
+from .pg_connections import Caller
 
 CONTENT_TYPES = {"csv": "text/csv", "json": "application/json",
                  "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
@@ -66,13 +67,13 @@ def _existing(cur: Cursor, table: Table, key: str, emails: list[str]) -> dict[st
 
 
 def write_table(connection: str, name: str, rows: list[dict[str, Any]], *, key: str | None,
-                statuses: list[dict[str, str]] | None) -> dict[str, Any]:
+                statuses: list[dict[str, str]] | None, who: Caller) -> dict[str, Any]:
     """Upsert rows into connection.name (created when missing); one transaction, all or nothing."""
     if not TABLE_RE.match(name):
         raise ToolInputError(f"invalid table name {name!r}: use name or schema.name (letters, digits, _)")
     mapping = _columns(rows)
     key_ident = mapping.get(key) if key else None
-    with connect(connection, read_only=False, timeout_s=60) as cur:
+    with connect(connection, who, read_only=False, timeout_s=60) as cur:
         cur.execute("SELECT to_regclass(%s) IS NULL AS missing", [sql.Identifier(*name.split(".")).as_string(cur)])
         created = bool((cur.fetchone() or {}).get("missing"))
         if created:

@@ -56,7 +56,7 @@ def query(params: QueryInput, context: ToolContext) -> dict[str, Any]:
 
     Returns columns, rows (objects) and `truncated` when more than maxRows rows matched.
     """
-    with connect(params.connection, read_only=True, timeout_s=params.timeout_s) as cur:
+    with connect(params.connection, context, read_only=True, timeout_s=params.timeout_s) as cur:
         rows = fetch(cur, params.sql, params.params, params.max_rows)
         columns = [c.name for c in cur.description or []]
     kept = rows[: params.max_rows]
@@ -123,7 +123,7 @@ def execute(params: ExecuteInput, context: ToolContext) -> dict[str, Any]:
     Returns rowcount, the before-image of updated rows, the rows as written, and the
     compensation (a database.rollback call) that undoes the change.
     """
-    with connect(params.connection, read_only=False, timeout_s=params.timeout_s) as cur:
+    with connect(params.connection, context, read_only=False, timeout_s=params.timeout_s) as cur:
         table = load_table(cur, params.table)
         if params.values is not None:
             rows = params.values if isinstance(params.values, list) else [params.values]
@@ -145,7 +145,7 @@ def delete(params: DeleteInput, context: ToolContext) -> dict[str, Any]:
 
     The compensation (a database.rollback call) re-inserts exactly those rows.
     """
-    with connect(params.connection, read_only=False, timeout_s=params.timeout_s) as cur:
+    with connect(params.connection, context, read_only=False, timeout_s=params.timeout_s) as cur:
         table = load_table(cur, params.table)
         before = _lock_rows(cur, table, params)
         rowcount = delete_by_key(cur, table, [key_of(table, r) for r in before]) if before else 0
@@ -181,7 +181,7 @@ def _apply_updates(cur: Cursor, table: Table, updates: list[Row]) -> int:
 @tool.action("rollback", side_effect=SideEffect.WRITE, credits=20)
 def rollback_action(params: RollbackInput, context: ToolContext) -> dict[str, Any]:
     """Apply a compensation returned by database.execute or database.delete, in one transaction."""
-    with connect(params.connection, read_only=False, timeout_s=params.timeout_s) as cur:
+    with connect(params.connection, context, read_only=False, timeout_s=params.timeout_s) as cur:
         table = load_table(cur, params.table)
         if params.operation == "delete":
             check_keys(table, params.keys)

@@ -6,8 +6,6 @@ parameters, and at most one statement goes per call. It must never reveal a conn
 """
 from __future__ import annotations
 
-import json
-import os
 import re
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
@@ -22,7 +20,9 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from . import pg_connections
 from .errors import ToolError, ToolInputError, TransientToolError
+from .pg_connections import Caller, Connection
 
 IDENT = r"[A-Za-z_][A-Za-z0-9_$]{0,62}"
 TABLE_RE = re.compile(rf"^{IDENT}(\.{IDENT})?$")
@@ -33,45 +33,57 @@ Cursor = psycopg.Cursor[Row]
 
 
 def connections() -> dict[str, str]:
-    """name -> URL, from settings.AGENT_DATABASES or else the AGENT_DATABASES environment variable."""
-    from django.conf import settings  # read lazily: tools also run outside Django
+    """name -> URL of every configured connection (AGENT_DATABASES), whoever may use it."""
+    return {name: conn.url for name, conn in pg_connections.configured().items()}
 
-    configured = getattr(settings, "AGENT_DATABASES", None)
-    if configured is None:
-        configured = os.environ.get("AGENT_DATABASES") or "{}"
-    if isinstance(configured, str):
-        try:
-            configured = json.loads(configured)
-        except ValueError:
-            raise ToolError("AGENT_DATABASES is not valid JSON; expected {\"name\": \"postgres://...\"}") from None
-    if not isinstance(configured, dict):
-        raise ToolError("AGENT_DATABASES must be a JSON object {\"name\": \"postgres://...\"}")
-    return {str(name): str(url) for name, url in configured.items()}
+
+def _open(conn: Connection) -> psycopg.Connection[Row]:
+    try:
+        return psycopg.connect(conn.url, connect_timeout=10, application_name="xantuus-agent", row_factory=dict_row)
+    except psycopg.OperationalError as exc:  # names host and port; the URL is masked in case libpq echoes it
+        reason = first_line(exc).replace(conn.url, "<url>")
+        raise TransientToolError(f"could not connect to database {conn.name!r}: {reason}") from None
+    except psycopg.Error:  # a parse error quotes the URL, password included: say nothing of it
+        raise ToolError(f"the URL configured for database {conn.name!r} in AGENT_DATABASES is invalid") from None
+
+
+def check_role(cur: Cursor, conn: Connection) -> None:
+    """Refuse a role that could reach the server's files or programs, whatever the transaction allows."""
+    cur.execute(pg_connections.ROLE_CHECK)
+    answer = cur.fetchone() or {}
+    problems = pg_connections.role_problems(answer)
+    if problems:
+        raise ToolError(pg_connections.refusal(conn.name, str(answer.get("role")), problems))
 
 
 @contextmanager
-def connect(name: str, *, read_only: bool, timeout_s: float) -> Iterator[Cursor]:
-    """A fresh connection's cursor inside one transaction with both timeouts set; closing rolls back."""
-    known = connections()
-    if name not in known:
-        names = ", ".join(sorted(known)) or "none (set AGENT_DATABASES)"
-        raise ToolInputError(f"unknown database connection {name!r}; known connections: {names}")
-    try:
-        conn = psycopg.connect(known[name], connect_timeout=10, application_name="xantuus-agent",
-                               row_factory=dict_row)
-    except psycopg.OperationalError as exc:  # names host and port; the URL is masked in case libpq echoes it
-        reason = first_line(exc).replace(known[name], "<url>")
-        raise TransientToolError(f"could not connect to database {name!r}: {reason}") from None
-    except psycopg.Error:  # a parse error quotes the URL, password included: say nothing of it
-        raise ToolError(f"the URL configured for database {name!r} in AGENT_DATABASES is invalid") from None
-    conn.read_only = read_only  # BEGIN READ ONLY: the server refuses every write
-    with translated(timeout_s), conn:  # commits on success, rolls back on any error
-        cur = conn.cursor()
-        ms = f"{int(timeout_s * 1000)}ms"
+def connect(name: str, who: Caller, *, read_only: bool, timeout_s: float) -> Iterator[Cursor]:
+    """A fresh connection's cursor inside one transaction with both timeouts set; closing rolls back.
+
+    Only for a caller the connection is open to, and only once its role has passed check_role."""
+    conn = pg_connections.for_caller(name, who)
+    ms = pg_connections.statement_timeout_ms(timeout_s)
+    db = _open(conn)
+    db.read_only = read_only  # BEGIN READ ONLY: the server refuses every write
+    with translated(ms / 1000), db:  # commits on success, rolls back on any error
+        cur = db.cursor()
+        # Session-wide (false), so no statement of this connection runs longer, the role check included.
         # Times come back in UTC whatever the server's TimeZone, so results read the same everywhere.
-        cur.execute("SELECT set_config('statement_timeout', %s, true), set_config('lock_timeout', %s, true),"
-                    " set_config('TimeZone', 'UTC', true)", [ms, ms])
+        cur.execute("SELECT set_config('statement_timeout', %s, false), set_config('lock_timeout', %s, false),"
+                    " set_config('TimeZone', 'UTC', true)", [f"{ms}ms", f"{ms}ms"])
+        check_role(cur, conn)
         yield cur
+
+
+def role_refusal(conn: Connection) -> str | None:
+    """Why `conn` is refused (its role's powers), or None; for the startup check, outside any call."""
+    db = _open(conn)
+    with db, translated(pg_connections.statement_timeout_ms(10)):
+        try:
+            check_role(db.cursor(), conn)
+        except ToolError as exc:
+            return str(exc)
+    return None
 
 
 def first_line(exc: Exception) -> str:

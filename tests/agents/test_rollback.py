@@ -39,7 +39,7 @@ PLAN = {"steps": [
 def crm(settings):
     """A scratch PostgreSQL database the database tool may write to, as `crm`."""
     with scratch_database("xantuus_rb_crm", "CREATE TABLE notes (id serial PRIMARY KEY, body text)") as url:
-        settings.AGENT_DATABASES = {"crm": url}
+        settings.AGENT_DATABASES = {"crm": {"url": url, "users": "*"}}
         yield url
 
 

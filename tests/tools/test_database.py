@@ -9,6 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from tests.fakes.scratch_db import AGENT_ROLE, AGENT_SERVER, ensure_agent_role
 from tools.database import rollback, tool
 from tools.errors import ToolError, ToolInputError, TransientToolError
 
@@ -35,10 +36,12 @@ INSERT INTO leads (name, email, status, score, tags, meta) VALUES
 
 @pytest.fixture(scope="module")
 def scratch_url():
+    """A database owned by an ordinary role, and its URL as that role (a superuser's is refused)."""
     name = f"xantuus_tooltest_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"{SERVER}/{name}"
+        ensure_agent_role(admin)
+        admin.execute(f'CREATE DATABASE "{name}" OWNER {AGENT_ROLE}')
+    url = f"{AGENT_SERVER}/{name}"
     yield url
     with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -50,7 +53,7 @@ def crm(scratch_url, settings):
     with psycopg.connect(scratch_url, autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS leads, notes")
         conn.execute(SCHEMA)
-    settings.AGENT_DATABASES = {"crm": scratch_url}
+    settings.AGENT_DATABASES = {"crm": {"url": scratch_url, "users": "*"}}
 
     def rows(where: str = "true") -> list[tuple[Any, ...]]:
         with psycopg.connect(scratch_url) as conn:
@@ -129,7 +132,7 @@ def test_unknown_connection_lists_known_names(crm, tool_context):
     ("postgresql://agent:s3cret-pw@[::1/crm", ToolError),  # malformed: libpq would quote it back
 ])
 def test_connection_failures_never_reveal_the_password(settings, tool_context, url, error):
-    settings.AGENT_DATABASES = {"crm": url}
+    settings.AGENT_DATABASES = {"crm": {"url": url, "users": "*"}}
     with pytest.raises(error, match="'crm'") as failure:
         call("query", {"sql": "SELECT 1"}, tool_context)
     assert type(failure.value) is error and "s3cret" not in str(failure.value)
@@ -138,7 +141,7 @@ def test_connection_failures_never_reveal_the_password(settings, tool_context, u
 def test_connections_come_from_the_environment_when_settings_have_none(crm, settings, tool_context, monkeypatch,
                                                                         scratch_url):
     del settings.AGENT_DATABASES
-    monkeypatch.setenv("AGENT_DATABASES", json.dumps({"warehouse": scratch_url}))
+    monkeypatch.setenv("AGENT_DATABASES", json.dumps({"warehouse": {"url": scratch_url, "users": "*"}}))
     out = run_action("query", {"connection": "warehouse", "sql": "SELECT count(*) AS n FROM leads"},
                          tool_context)
     assert out["rows"] == [{"n": 3}]

@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from agents.llm import get_provider
-from agents.toolcontext import owner_artifacts_dir
+from agents.toolcontext import identity, owner_artifacts_dir
 from tasks_app import credentials
 from tools import registry
 from tools.base import ToolContext
@@ -61,6 +61,7 @@ class Command(BaseCommand):
         uses_credentials = registry.tools()[tool].uses_credentials
         return ToolContext(
             task_id="run_tool", user_id=user.pk if user else None, user_email=user.email if user else "",
+            **(identity(user) if user else {}),
             idempotency_key="", egress=EgressPolicy.from_settings(), llm=get_provider(),
             credentials=credentials.load_all(user_id=user.pk) if user and uses_credentials else {},
             artifacts_dir=owner_artifacts_dir(user.pk if user else None),

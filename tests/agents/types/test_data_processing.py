@@ -166,7 +166,7 @@ def test_a_save_that_cannot_be_done_fails_the_task(user):
 def crm(settings):
     schema = "CREATE TABLE leads (id serial PRIMARY KEY, name text, email text, company text)"
     with scratch_database("xantuus_crm", schema) as url:
-        settings.AGENT_DATABASES = {"crm_database": url}
+        settings.AGENT_DATABASES = {"crm_database": {"url": url, "users": "*"}}
         yield url
 
 
@@ -196,7 +196,7 @@ def test_a_missing_table_is_created_with_the_enrichment_fields(user, settings, p
 
     upload_leads(user)
     with scratch_database("xantuus_export", "SELECT 1") as url:
-        settings.AGENT_DATABASES = {"warehouse": url}
+        settings.AGENT_DATABASES = {"warehouse": {"url": url, "users": "*"}}
         config = {"input": "leads.csv", "enrichment": ["title", "company"], "output": "warehouse",
                   "outputTable": "enriched_leads"}
         task = run_inline(services.task_create(user=user, title="x", agent_type="data_processing",

@@ -195,7 +195,7 @@ def test_an_audience_from_an_sql_query_honours_the_contacts_opt_outs(user, setti
               "INSERT INTO customers VALUES ('ivy@example.com', 'Ivy', '2026-12-31'), "
               "('out@example.com', 'Out', '2026-12-31'), ('broken', 'B', NULL), ('ole@example.com', 'Ole', NULL)")
     with scratch_database("campaign", schema) as url:
-        settings.AGENT_DATABASES = {"warehouse": url}
+        settings.AGENT_DATABASES = {"warehouse": {"url": url, "users": [user.username]}}
         config = {"template": "Hi {{ name }}, your plan renews on {{ renews }}.", "subject": "Renewal",
                   "audience": {"sql": "SELECT email, name, renews FROM customers ORDER BY email",
                                "connection": "warehouse"}}
