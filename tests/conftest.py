@@ -16,6 +16,14 @@ pytest_plugins = ["tests.fakes.anthropic_fixtures", "tests.fakes.smtp_sink", "te
 LOOPBACK = ["127.0.0.0/8", "::1/128", "localhost"]
 
 
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """The throttles' and the login guard's counters live in the cache (Redis in the suite): none carry over."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def loopback_allowed(settings):
     """Allow-list loopback for tools, as the suite's local servers live there."""

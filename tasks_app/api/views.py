@@ -82,6 +82,14 @@ class ToolsView(JSONAPIView):
         return Response(catalog())
 
 
+class LoginRefused(Throttled):
+    """429 with the guard's message (which says when) and Retry-After; DRF's would append a second 'when'."""
+
+    def __init__(self, locked: login_guard.LoginLocked):
+        super().__init__(detail=str(locked))
+        self.wait = locked.retry_after
+
+
 class TokenView(JSONAPIView):
     """POST username + password -> {"token": ...}; send it as `Authorization: Token <token>`.
 
@@ -91,12 +99,15 @@ class TokenView(JSONAPIView):
 
     parser_classes = [JSONParser, FormParser, MultiPartParser]  # as DRF's ObtainAuthToken accepts
 
+    def _logging_in(self) -> bool:
+        return getattr(self.request, "method", None) == "POST"  # no request while the schema is generated
+
     def get_authenticators(self) -> list[Any]:
         # a stale token or session must not stop anyone logging in
-        return [] if self.request.method == "POST" else super().get_authenticators()
+        return [] if self._logging_in() else super().get_authenticators()
 
     def get_permissions(self) -> list[Any]:
-        return [] if self.request.method == "POST" else list(super().get_permissions())
+        return [] if self._logging_in() else list(super().get_permissions())
 
     @extend_schema(
         summary="Exchange a username and password for an API token",
@@ -111,7 +122,7 @@ class TokenView(JSONAPIView):
         try:
             user = login_guard.authenticate(request, credentials["username"], credentials["password"])
         except login_guard.LoginLocked as exc:
-            raise Throttled(wait=exc.retry_after, detail=str(exc)) from None
+            raise LoginRefused(exc) from None
         if user is None:
             raise ValidationError({"non_field_errors": ["Unable to log in with provided credentials."]})
         return Response({"token": tokens.token_issue(user=user).key})
