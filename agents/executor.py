@@ -37,6 +37,10 @@ from .toolcontext import build_tool_context, idempotency_key, reference_context,
 
 log = logging.getLogger(__name__)
 
+# The pseudo-action of a free-form step whose model did not answer: retried while transient,
+# then it fails the run with the model's error (there is nothing to observe).
+MODEL_STEP = "llm.reason"
+
 
 @dataclass
 class Attempt:
@@ -139,7 +143,7 @@ def _reason(task: Task, number: int, steps: list[dict[str, Any]]) -> Attempt | N
             decision = react.decide(get_provider(), goal=goal_of(task), steps=steps, model=task.agent_model,
                                     tools=(task.agent_config or {}).get("tools"))
         except Exception as exc:  # the model did not answer: retried when transient, else the task fails
-            return Attempt(number, "llm.reason", {}, error=f"the model did not answer: {describe(exc)}",
+            return Attempt(number, MODEL_STEP, {}, error=f"the model did not answer: {describe(exc)}",
                            kind=classify(exc))
         return Attempt(number, decision.action or "", decision.params, decision.reasoning, tokens=decision.tokens,
                        final_text=decision.final_text if decision.action is None else None,
@@ -231,7 +235,8 @@ def _observe(task: Task, token: str, attempt: Attempt, existing: TaskExecution |
         attempt.error = f"{attempt.error} (gave up after {attempt.retries} attempts)"
     reactive = is_reactive(task.plan)
     adapting = bool(attempt.error) and not reactive and attempt.kind == ErrorKind.TOOL and can_adapt(task)
-    observed = adapting or (reactive and attempt.kind in (ErrorKind.TOOL, ErrorKind.TRANSIENT))
+    observed = adapting or (reactive and attempt.action != MODEL_STEP
+                            and attempt.kind in (ErrorKind.TOOL, ErrorKind.TRANSIENT))
     if attempt.error and not observed:
         with transaction.atomic():
             _save_row(task, attempt, StepStatus.FAILED)
