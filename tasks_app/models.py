@@ -151,11 +151,13 @@ class TaskExecution(models.Model):
     # how to undo what this step changed, recorded by the engine from the tool's own channel
     # (never read from the tool's output, which may hold data an outside server wrote)
     compensation = models.JSONField(null=True, blank=True)
+    plan_version = models.IntegerField(default=1)  # the PlanVersion of its run it ran from
     created_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["task", "step"]), models.Index(fields=["task", "created_at"])]
+        indexes = [models.Index(fields=["task", "step"]), models.Index(fields=["task", "created_at"]),
+                   models.Index(fields=["action", "completed_at"])]  # estimates read recent steps of an action
         constraints = [models.UniqueConstraint(fields=["task", "run", "step"], name="one_row_per_step")]
         ordering = ["run", "step"]
 
@@ -325,4 +327,5 @@ class ToolCircuit(models.Model):
 
 from .agent_data import Contact, Delivery, EnrichmentLookup, Lead, PriceObservation, Upload  # noqa: E402,F401
 from .control_data import AuditEntry, NotificationPreference, WebhookAttempt, WebhookDelivery, WebhookEndpoint  # noqa: E402,F401
+from .plan_versions import PlanVersion  # noqa: E402,F401
 from .credit_ledger import CreditEntry  # noqa: E402,F401
