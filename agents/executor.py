@@ -24,7 +24,7 @@ from tasks_app.models import StepStatus, Task, TaskExecution
 from tools import registry
 from tools.base import SideEffect
 
-from . import circuit, react
+from . import circuit, credits, react
 from .adapt import adapted_plan, can_adapt, goal_of
 from .approvals import gate, hold_unknown_outcome
 from .errors import DATABASE_DOWN, EngineError, ErrorKind, classify, describe
@@ -51,6 +51,8 @@ class Attempt:
     params: dict[str, Any]
     reasoning: str = ""
     tokens: int = 0
+    output_tokens: int = 0  # of `tokens`, those the model wrote (priced apart from those it read)
+    token_credits: int = 0  # what `tokens` cost (agents/credits.py), known once the step ran
     output: Any = None
     error: str | None = None
     kind: ErrorKind | None = None
@@ -64,6 +66,11 @@ class Attempt:
     tool_state: dict[str, Any] = field(default_factory=dict)
     compensation: dict[str, Any] | None = None  # recorded by the tool through its context, never its output
     secrets: set[str] = field(default_factory=set)  # masked by value in the row and the trace
+
+    @property
+    def charged(self) -> int:
+        """The step's credits: its action's flat cost when it succeeded, plus its tokens."""
+        return (0 if self.error else self.credits) + self.token_credits
 
 
 def run_step(task_id: str) -> str:
@@ -92,6 +99,8 @@ def _leased_step(task_id: str, token: str) -> str:
     if existing and existing.status == StepStatus.RUNNING and existing.side_effect == SideEffect.IRREVERSIBLE:
         hold_unknown_outcome(task, token, existing)
         return "awaiting-approval"
+    if credits.pause_if_over(task, token, credits.step_estimate(task, number), f"step {number}"):
+        return "paused-credit-limit"  # resuming (more budget or credits) runs this step
     steps = _recorded_steps(task)
     started = time.monotonic()
     attempt = _reason(task, number, steps)
@@ -105,6 +114,7 @@ def _leased_step(task_id: str, token: str) -> str:
                                                                       attempt.params):
         return "awaiting-approval"
     _act(task, token, attempt, existing)
+    attempt.token_credits = credits.tokens_cost(task, attempt)
     attempt.duration_ms = int((time.monotonic() - started) * 1000)
     if attempt.wait_until is not None:
         return _wait_for_circuit(task, token, attempt)
@@ -117,7 +127,8 @@ def _finish(task: Task, token: str, steps: list[dict[str, Any]], attempt: Attemp
     if unmet:
         fail_task(task.id, token, unmet)
         return "failed"
-    complete_task(task, token, steps, final_text=attempt.final_text, tokens=attempt.tokens)
+    attempt.token_credits = credits.tokens_cost(task, attempt)
+    complete_task(task, token, steps, final_text=attempt.final_text, tokens=attempt.tokens, attempt=attempt)
     return "completed"
 
 
@@ -146,6 +157,7 @@ def _reason(task: Task, number: int, steps: list[dict[str, Any]]) -> Attempt | N
             return Attempt(number, MODEL_STEP, {}, error=f"the model did not answer: {describe(exc)}",
                            kind=classify(exc))
         return Attempt(number, decision.action or "", decision.params, decision.reasoning, tokens=decision.tokens,
+                       output_tokens=decision.output_tokens,
                        final_text=decision.final_text if decision.action is None else None,
                        goal_met=decision.goal_met)
     if number > len(plan.get("steps", [])):
@@ -184,6 +196,7 @@ def _act(task: Task, token: str, attempt: Attempt, existing: TaskExecution | Non
             attempt.output = action.run(attempt.params, context)
         save_refreshed_credentials(task, stored, context)
         attempt.tokens += context.tokens_used
+        attempt.output_tokens += context.output_tokens_used
         attempt.tool_state = context.state
         attempt.compensation = context.compensation
         circuit.record_success(key)
@@ -221,7 +234,7 @@ def _row_fields(task: Task, attempt: Attempt, status: str) -> dict[str, Any]:
         "output": redact_output(attempt.output, attempt.secrets) if status == StepStatus.COMPLETED else None,
         "error": redact_output(attempt.error, attempt.secrets),
         "compensation": attempt.compensation if status == StepStatus.COMPLETED else None,
-        "tokens": attempt.tokens, "credits": attempt.credits if status == StepStatus.COMPLETED else 0,
+        "tokens": attempt.tokens, "credits": attempt.charged if status != StepStatus.RUNNING else 0,
         "duration": attempt.duration_ms, "attempts": attempt.retries,
         "completed_at": timezone.now() if status != StepStatus.RUNNING else None,
     }
@@ -266,7 +279,7 @@ def trace_entry(attempt: Attempt) -> dict[str, Any]:
         "input": redact(attempt.params, attempt.secrets), "output": redact_output(attempt.output, attempt.secrets),
         "timestamp": timezone.now().isoformat(),
         "status": "failed" if attempt.error else "completed", "tokens": attempt.tokens,
-        "credits": attempt.credits if not attempt.error else 0, "duration": attempt.duration_ms,
+        "credits": attempt.charged, "duration": attempt.duration_ms,
     }
     if attempt.error:
         entry["error"] = redact_output(attempt.error, attempt.secrets)
@@ -277,15 +290,15 @@ def _advance(task: Task, token: str, attempt: Attempt, **extra: Any) -> None:
     """Record the finished step on the task, release the lease, and publish the step event."""
     trace = dict(task.execution_trace or {"taskId": task.id, "steps": []})
     trace["steps"] = [*trace.get("steps", []), trace_entry(attempt)]
-    credits = attempt.credits if not attempt.error else 0
     fields = {
         "current_step": attempt.number, "tool_calls": task.tool_calls + 1,
-        "total_tokens": task.total_tokens + attempt.tokens, "total_credits": task.total_credits + credits,
+        "total_tokens": task.total_tokens + attempt.tokens, "total_credits": task.total_credits + attempt.charged,
         "execution_time": task.execution_time + attempt.duration_ms, "execution_trace": trace,
         "tool_state": attempt.tool_state or task.tool_state, **extra,
     }
     if not leases.release(task.id, token, **fields):
         raise EngineError(f"lost the lease of task {task.id} during step {attempt.number}")
+    credits.charge_step(task, attempt)  # in the step's transaction: charged exactly when it is recorded
     for name, value in fields.items():
         setattr(task, name, value)
     event = step_event(task, attempt)

@@ -15,6 +15,7 @@ from django.db import transaction
 from tasks_app import leases, lifecycle
 from tasks_app.models import DeadLetter, Task
 
+from .credits import charge_step
 from .errors import DATABASE_DOWN
 from .metrics import record_outcome
 from .notify import notify
@@ -28,18 +29,24 @@ log = logging.getLogger(__name__)
 
 
 def complete_task(task: Task, token: str, steps: list[dict[str, Any]], *, final_text: str | None = None,
-                  tokens: int = 0) -> bool:
-    """Complete the run if the task is still executing; a paused one completes on resume."""
+                  tokens: int = 0, attempt: Attempt | None = None) -> bool:
+    """Complete the run if the task is still executing; a paused one completes on resume.
+
+    `attempt` is the model's final answer: its tokens are charged with the completion."""
     if final_text is not None:
         result: dict[str, Any] = {"summary": final_text, "steps": len(steps)}
     else:
         result = result_for(task.agent_type, task.plan or {}, steps)
+    charged = attempt.charged if attempt is not None else 0
     with transaction.atomic():
-        leases.release(task.id, token, total_tokens=task.total_tokens + tokens)
+        leases.release(task.id, token, total_tokens=task.total_tokens + tokens,
+                       total_credits=task.total_credits + charged)
         won = lifecycle.apply("complete", task_id=task.id, result=result)
         if won:
+            if attempt is not None:
+                charge_step(task, attempt)
             record_outcome(agent_type=task.agent_type, completed=True, tokens=task.total_tokens + tokens,
-                           credits=task.total_credits, duration_ms=task.execution_time)
+                           credits=task.total_credits + charged, duration_ms=task.execution_time)
             notify(task, "completed", f"{task.title}: completed in {len(steps)} step(s).")
     admit_waiting()
     return won
@@ -80,9 +87,12 @@ def fail_task(task_id: str, token: str, error: str, *, attempt: Attempt | None =
             trace["steps"] = [*trace.get("steps", []), trace_entry(attempt)]
             fields.update(execution_trace=trace, tool_calls=task.tool_calls + 1,
                           execution_time=task.execution_time + attempt.duration_ms,
-                          total_tokens=task.total_tokens + attempt.tokens)
+                          total_tokens=task.total_tokens + attempt.tokens,
+                          total_credits=task.total_credits + attempt.charged)
         won = lifecycle.apply("fail", task_id=task_id, **fields)
         if won:
+            if attempt is not None:  # the failed step's model tokens were spent: charged like any step's
+                charge_step(task, attempt)
             record_outcome(agent_type=task.agent_type, completed=False, tokens=task.total_tokens,
                            credits=task.total_credits, duration_ms=task.execution_time)
             DeadLetter.objects.create(task_id=task_id, run=task.attempts,

@@ -13,6 +13,7 @@ from django.utils import timezone
 from tasks_app import leases, lifecycle
 from tasks_app.models import Task, TaskStatus
 
+from . import credits
 from .admission import admit
 from .dispatch import enqueue
 from .errors import describe
@@ -29,7 +30,7 @@ def plan(task_id: str) -> str:
     token = leases.new_token()
     if not leases.take(task_id, token, statuses=(TaskStatus.PLANNING, TaskStatus.EXECUTING)):
         return "not-leased"
-    task = Task.objects.get(id=task_id)
+    task = Task.objects.select_related("user").get(id=task_id)
     # planned already (a duplicate wake-up), or a run in progress admitted again (resumed or
     # requeued after waiting in `queued`): it keeps its plan and continues where it stopped
     if task.plan and (task.status == TaskStatus.EXECUTING or task.current_step > 0):
@@ -38,6 +39,8 @@ def plan(task_id: str) -> str:
             lifecycle.apply("planned", task_id=task_id)
         enqueue("step", task_id, priority=task.priority)
         return "already-planned"
+    if credits.pause_if_over(task, token, credits.planning_estimate(task), "planning"):
+        return "paused-credit-limit"  # resuming plans it then
     started = time.monotonic()
     try:
         planned = plan_task(goal="\n\n".join(filter(None, [task.title, task.description])),
@@ -53,6 +56,7 @@ def plan(task_id: str) -> str:
                        total_credits=task.total_credits + planned.credits,
                        total_tokens=task.total_tokens + planned.tokens,
                        execution_time=task.execution_time + elapsed)
+        credits.charge_planning(task, planned.credits, planned.tokens)
         # a task resumed while it was planning is executing already
         moved = lifecycle.apply("planned", task_id=task_id) or task.status == TaskStatus.EXECUTING
     if moved:

@@ -44,6 +44,7 @@ class Decision:
     final_text: str | None = None
     tokens: int = 0
     goal_met: bool | None = None
+    output_tokens: int = 0  # of `tokens`, those the model wrote (priced apart)
 
 
 def _observation(output: Any, error: str | None) -> str:
@@ -75,12 +76,15 @@ def decide(provider: Provider, *, goal: str, steps: list[dict[str, Any]], model:
         model=model, max_tokens=2048,
     )
     if not response.tool_calls:
-        return Decision(reasoning=response.text, final_text=response.text or "", tokens=response.tokens)
+        return Decision(reasoning=response.text, final_text=response.text or "", tokens=response.tokens,
+                        output_tokens=response.output_tokens)
     call = response.tool_calls[0]  # one action per step; the rest are asked again next step
     if call.name == FINISH:
         verdict = call.input if isinstance(call.input, dict) else {}
         return Decision(reasoning=response.text, final_text=str(verdict.get("result") or response.text or ""),
-                        goal_met=verdict.get("goalMet") is True, tokens=response.tokens)
+                        goal_met=verdict.get("goalMet") is True, tokens=response.tokens,
+                        output_tokens=response.output_tokens)
     # an unknown name still becomes a step: the act phase fails it and the model sees why
     action = call.name.replace("__", ".", 1)
-    return Decision(reasoning=response.text, action=action, params=call.input, tokens=response.tokens)
+    return Decision(reasoning=response.text, action=action, params=call.input, tokens=response.tokens,
+                    output_tokens=response.output_tokens)

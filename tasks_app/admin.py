@@ -86,7 +86,8 @@ class TaskAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ("id", "user", *EDITABLE)}),
         ("Run", {"fields": ("status", "progress", "attempts", "current_step", "total_steps", "tool_calls",
-                            "started_at", "last_run_at", "completed_at", "failed_at", "error")}),
+                            "started_at", "last_run_at", "completed_at", "failed_at", "error", "pause_reason",
+                            "credit_budget")}),
         ("Agent", {"fields": ("agent_type", "agent_model", "config_pretty", "plan_pretty")}),
         ("Outcome", {"fields": ("result_pretty", "trace_pretty", "total_tokens", "total_credits", "execution_time")}),
         ("Lease", {"classes": ["collapse"], "fields": ("lease_owner", "lease_expires_at", "heartbeat_at",
@@ -270,6 +271,9 @@ class ToolCircuitAdmin(admin.ModelAdmin):
         return False
 
 
-from . import admin_contacts  # noqa: E402,F401  (registers Contact and Delivery)
-from . import admin_data  # noqa: E402,F401  (registers Upload, Lead and EnrichmentLookup)
-from . import admin_control  # noqa: E402,F401  (registers AuditEntry, WebhookEndpoint and WebhookDelivery)
+from . import (  # noqa: E402  (each module registers its models)
+    admin_contacts,  # noqa: F401  (Contact and Delivery)
+    admin_control,  # noqa: F401  (AuditEntry, WebhookEndpoint and WebhookDelivery)
+    admin_credits,  # noqa: F401  (CreditEntry: the ledger, and grants)
+    admin_data,  # noqa: F401  (Upload, Lead and EnrichmentLookup)
+)

@@ -5,6 +5,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from agents.credits import estimate
+
 from .models import Approval, Notification, Task, TaskExecution
 
 
@@ -23,8 +25,19 @@ def task_status(task: Task) -> dict[str, Any]:
     return {
         "taskId": task.id, "status": task.status, "currentStep": task.current_step, "totalSteps": task.total_steps,
         "progress": task_progress(task), "executionTime": task.execution_time, "creditsUsed": task.total_credits,
-        "tokensUsed": task.total_tokens, "error": task.error,
+        "tokensUsed": task.total_tokens, "error": task.error, "pauseReason": task.pause_reason or None,
+        "creditBudget": task.credit_budget, **task_estimate(task),
     }
+
+
+def task_estimate(task: Task) -> dict[str, int | None]:
+    """What a run of the task is expected to cost and take, shown before it starts (agents/credits.py)."""
+    cached = getattr(task, "_estimate", None)  # a task serialized once asks once (a typed agent's template)
+    if cached is None or cached[0] != (task.plan_credits, task.updated_at):
+        cached = (task.plan_credits, task.updated_at), estimate(task)
+        task._estimate = cached  # type: ignore[attr-defined]
+    credits, duration = cached[1]
+    return {"estimatedCredits": credits, "estimatedDuration": duration}
 
 
 def step_as_json(row: TaskExecution) -> dict[str, Any]:

@@ -31,16 +31,18 @@ def task_create(
     *, user: User, title: str, description: str | None = None, agent_type: str | None = None,
     agent_config: dict[str, Any] | None = None, plan: dict[str, Any] | None = None, priority: str = "medium",
     agent_model: str | None = None, project: Project | None = None, tags: list[str] | None = None,
-    due_date: Any = None,
+    due_date: Any = None, credit_budget: int | None = None,
 ) -> Task:
-    """Validate the request completely, then store the task in `pending`. Nothing runs yet."""
+    """Validate the request completely, then store the task in `pending`. Nothing runs yet.
+
+    `credit_budget` is the most credits one run may spend (agents/credits.py)."""
     _check_request(agent_type, agent_config, plan, title, description)
     _check_schedule(agent_config)
     with transaction.atomic():
         task = Task.objects.create(
             user=user, title=title, description=description, agent_type=agent_type, agent_config=agent_config,
             plan=plan, priority=priority, agent_model=agent_model, project=project, tags=tags or [],
-            due_date=due_date,
+            due_date=due_date, credit_budget=credit_budget,
         )
         schedules.sync(task)
         _audit("task.created", task, {"title": title, "agentType": agent_type, "priority": priority})
@@ -142,7 +144,8 @@ def error_message(exc: BaseException) -> str:
 # --- Added by the interfaces work: edit and delete tasks, project CRUD. -----------------
 
 IDLE = frozenset({"pending", "completed", "failed", "cancelled"})  # no worker holds the task
-TASK_DETAILS = frozenset({"title", "description", "priority", "tags", "due_date", "project"})
+# credit_budget too, at any time: raising it is how a run paused at its credit limit continues
+TASK_DETAILS = frozenset({"title", "description", "priority", "tags", "due_date", "project", "credit_budget"})
 TASK_AGENT = frozenset({"agent_type", "agent_config", "agent_model", "plan"})
 
 

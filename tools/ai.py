@@ -42,6 +42,7 @@ def chat(params: ChatInput, context: ToolContext) -> dict[str, Any]:
         system=params.system, messages=messages, model=params.model or context.model, max_tokens=params.max_tokens
     )
     context.tokens_used += response.tokens
+    context.output_tokens_used += response.output_tokens
     return {"content": response.text, "model": response.model}
 
 
@@ -53,4 +54,5 @@ def summarize(params: SummarizeInput, context: ToolContext) -> str:
         raise ToolError("ai.summarize needs items or text")
     response = _llm(context).summarize(content, instructions=params.instructions, model=params.model or context.model)
     context.tokens_used += response.tokens
+    context.output_tokens_used += response.output_tokens
     return str(response.text)

@@ -68,6 +68,7 @@ class ToolContext:
     artifacts_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "xantuus-artifacts")
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("tools"))
     tokens_used: int = 0  # tools that call the LLM add their usage here
+    output_tokens_used: int = 0  # of tokens_used, those the model wrote (priced apart from those it read)
     # The owner's own data (contacts, files, CRM, price history), by store name: the engine
     # passes objects implementing each tool's store Protocol, so tools never import the app.
     stores: Mapping[str, Any] = field(default_factory=dict)

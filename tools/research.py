@@ -197,6 +197,7 @@ def _overview(params: ReportInput, context: ToolContext) -> str:
                     "the ones you draw on by title, and invent no facts, numbers or links.")
     response = llm.summarize(facts, instructions=instructions, model=context.model)
     context.tokens_used += response.tokens
+    context.output_tokens_used += response.output_tokens
     return str(response.text)
 
 

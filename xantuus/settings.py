@@ -5,9 +5,11 @@ step runner and the in-memory channel layer. No secret has a committed value.
 """
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from kombu import Queue
@@ -32,6 +34,14 @@ def env_bool(name: str, default: bool) -> bool:
 
 def env_list(name: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+def env_json(name: str, default: Any) -> Any:
+    raw = os.environ.get(name, "")
+    try:
+        return json.loads(raw) if raw.strip() else default
+    except ValueError as exc:
+        raise ValueError(f"environment variable {name} must be JSON: {exc}") from None
 
 
 def _secret_key() -> str:
@@ -214,8 +224,14 @@ AGENT_CIRCUIT_MAX_WAIT_S = env_int("AGENT_CIRCUIT_MAX_WAIT_S", 600)
 # every notification is stored either way. A completed run's own steps usually email the result.
 AGENT_NOTIFY_EMAIL_KINDS = (
     env_list("AGENT_NOTIFY_EMAIL_KINDS") if "AGENT_NOTIFY_EMAIL_KINDS" in os.environ
-    else ["failed", "approval_needed"]
+    else ["failed", "approval_needed", "credit_limit"]
 )
+# Credits (agents/credits.py): what a new user is granted, and what model tokens cost, in credits
+# per 1000 input and output tokens, per model (longest matching prefix of the model's name, else
+# "default"). The default prices a typical reasoning step (2-8k tokens in, 300-800 out) at the
+# seed's 100-500 credits.
+AGENT_DEFAULT_CREDITS = env_int("AGENT_DEFAULT_CREDITS", 10_000)
+AGENT_TOKEN_PRICES = env_json("AGENT_TOKEN_PRICES", {"default": {"input": 40, "output": 200}})
 # Webhooks (Standard Webhooks): each attempt waits at most AGENT_WEBHOOK_TIMEOUT_S; a failed or
 # non-2xx one is retried after AGENT_WEBHOOK_RETRY_BASE_S, doubling up to AGENT_WEBHOOK_RETRY_MAX_S,
 # until AGENT_WEBHOOK_MAX_ATTEMPTS attempts (the defaults retry for about four hours).

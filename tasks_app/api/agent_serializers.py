@@ -36,6 +36,11 @@ class StatusSerializer(serializers.Serializer):
     creditsUsed = serializers.IntegerField()
     tokensUsed = serializers.IntegerField()
     error = serializers.CharField(allow_null=True)
+    pauseReason = serializers.CharField(allow_null=True, help_text="why it is paused: credit_limit, or null")
+    creditBudget = serializers.IntegerField(allow_null=True, help_text="the most credits one run may spend")
+    estimatedCredits = serializers.IntegerField(allow_null=True, help_text="a run's expected credits, planning "
+                                                                           "included (null: model-driven)")
+    estimatedDuration = serializers.IntegerField(allow_null=True, help_text="a run's expected milliseconds")
 
 
 class ResultSerializer(StatusSerializer):

@@ -10,6 +10,7 @@ from typing import Any
 from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -52,6 +53,9 @@ class PriceListView(JSONAPIView):
         responses={200: PriceReadingPageSerializer, **errors(400, 404)},
     )
     def get(self, request: Request) -> Response:
+        for name in ("taskId", "url"):
+            if "\x00" in request.query_params.get(name, ""):
+                raise ValidationError({name: ["must not contain NUL (\\u0000) characters"]})
         rows = PriceObservation.objects.filter(owner=user_of(request))
         if task_id := request.query_params.get("taskId", "")[:MAX_ID]:
             rows = rows.filter(task_id=task_id)

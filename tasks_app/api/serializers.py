@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from tasks_app.models import Priority, Project, TaskStatus
 from tasks_app.seed_shape import SeedShapeError, to_task_body
-from tasks_app.selectors import task_progress
+from tasks_app.selectors import task_estimate, task_progress
 
 from .fields import JSONObjectField, StrictCharField, StrictSerializer, validate_schedule
 
@@ -50,9 +50,13 @@ class TaskInputSerializer(StrictSerializer):
     projectId = StrictCharField(max_length=32, required=False, allow_null=True)
     tags = serializers.ListField(child=StrictCharField(max_length=50), max_length=20, required=False)
     dueDate = serializers.DateTimeField(required=False, allow_null=True)
+    creditBudget = serializers.IntegerField(
+        min_value=0, max_value=1_000_000_000, required=False, allow_null=True,
+        help_text="the most credits one run may spend; a step that would go over it pauses the task "
+                  "(pauseReason credit_limit). null: only your balance limits it. Changeable at any time")
 
     SNAKE = {"agentType": "agent_type", "agentConfig": "agent_config", "agentModel": "agent_model",
-             "projectId": "project", "dueDate": "due_date"}
+             "projectId": "project", "dueDate": "due_date", "creditBudget": "credit_budget"}
 
     def to_internal_value(self, data: Any) -> Any:
         """The seed's agent-type example shape ({"type", "goal", "config"}) is accepted as written."""
@@ -104,6 +108,12 @@ class TaskSerializer(serializers.Serializer):
     totalTokens = serializers.IntegerField(source="total_tokens")
     totalCredits = serializers.IntegerField(source="total_credits")
     planCredits = serializers.IntegerField(source="plan_credits")
+    creditBudget = serializers.IntegerField(source="credit_budget", allow_null=True,
+                                            help_text="the most credits one run may spend (null: no budget)")
+    pauseReason = serializers.SerializerMethodField(help_text="why it is paused: credit_limit, or null")
+    estimatedCredits = serializers.SerializerMethodField(help_text="what a run is expected to cost, planning "
+                                                                   "included (null: a model-driven run)")
+    estimatedDuration = serializers.SerializerMethodField(help_text="milliseconds a run is expected to take")
     executionTime = serializers.IntegerField(source="execution_time", help_text="milliseconds")
     result = AnyJSONField(allow_null=True)
     error = serializers.CharField(allow_null=True)
@@ -117,6 +127,15 @@ class TaskSerializer(serializers.Serializer):
 
     def get_progress(self, task: Any) -> int:
         return task_progress(task)
+
+    def get_pauseReason(self, task: Any) -> str | None:  # noqa: N802  (the wire name)
+        return task.pause_reason or None
+
+    def get_estimatedCredits(self, task: Any) -> int | None:  # noqa: N802  (the wire name)
+        return task_estimate(task)["estimatedCredits"]
+
+    def get_estimatedDuration(self, task: Any) -> int | None:  # noqa: N802  (the wire name)
+        return task_estimate(task)["estimatedDuration"]
 
 
 class TaskListQuerySerializer(serializers.Serializer):

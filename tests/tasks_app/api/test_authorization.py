@@ -76,7 +76,8 @@ COLLECTIONS = [("get", "/api/workspace/tasks", None), ("post", "/api/workspace/t
                ("get", "/api/credentials", None), ("put", "/api/credentials/email_provider", {"provider": "gmail"}),
                ("get", "/api/contacts", None), ("post", "/api/contacts", {"email": "x@example.com"}),
                ("post", "/api/contacts/import", None),
-               ("get", "/api/files", None), ("post", "/api/files", None), ("get", "/api/crm/leads", None)]
+               ("get", "/api/files", None), ("post", "/api/files", None), ("get", "/api/crm/leads", None),
+               ("get", "/api/prices", None)]
 
 
 def test_the_walk_covers_every_api_route(owned):
@@ -114,6 +115,7 @@ def test_another_users_collections_do_not_show_mine(owned, intruder_api):
     assert intruder_api.get("/api/workspace/projects").json() == []
     assert intruder_api.get("/api/agent/metrics").json()["byStatus"] == {}
     assert intruder_api.get("/api/credentials").json() == []
+    assert intruder_api.get("/api/prices", {"taskId": owned[0].id}).json()["count"] == 0
     assert intruder_api.put("/api/credentials/email_provider", {"provider": "gmail"}, format="json").status_code == 200
     assert set(credentials.load_all(user_id=owned[0].user_id)) == {"google"}, "the intruder wrote only their own"
     made = intruder_api.post("/api/workspace/tasks", {"title": "x", "projectId": owned[1].id}, format="json")
