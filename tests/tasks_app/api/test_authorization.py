@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from tasks_app import credentials, uploads
+from tasks_app import credentials, uploads, webhooks
 from tasks_app.agent_data import Contact, Lead
 from tasks_app.api import urls as api_urls
-from tasks_app.models import Approval, DeadLetter, Project, Task
+from tasks_app.models import Approval, DeadLetter, Project, Task, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -19,6 +19,7 @@ def owned(user):
     task = Task.objects.create(user=user, title="mine", project=project, status="completed",
                                plan={"steps": [{"action": "http.get", "params": {"url": "http://x"}}]})
     credentials.store(user_id=user.id, provider="google", secret={"token": "mine-secret"})
+    webhooks.webhook_register(user=user, url="https://hooks.example.com/mine", events=["completed"])
     return task, project
 
 
@@ -48,7 +49,14 @@ def calls(task, project):
         ("delete", "/api/credentials/google", None),  # another user's stored credential: not theirs to forget
         *contact_calls(task),
         *data_calls(task),
+        *webhook_calls(task),
     ]
+
+
+def webhook_calls(task):
+    w = WebhookEndpoint.objects.get(user=task.user).id
+    return [("get", f"/api/webhooks/{w}", None), ("patch", f"/api/webhooks/{w}", {"enabled": False}),
+            ("delete", f"/api/webhooks/{w}", None), ("get", f"/api/webhooks/{w}/deliveries", None)]
 
 
 def contact_calls(task):
@@ -77,7 +85,10 @@ COLLECTIONS = [("get", "/api/workspace/tasks", None), ("post", "/api/workspace/t
                ("get", "/api/contacts", None), ("post", "/api/contacts", {"email": "x@example.com"}),
                ("post", "/api/contacts/import", None),
                ("get", "/api/files", None), ("post", "/api/files", None), ("get", "/api/crm/leads", None),
-               ("get", "/api/prices", None)]
+               ("get", "/api/prices", None), ("get", "/api/audit", None), ("get", "/api/webhooks", None),
+               ("post", "/api/webhooks", {"url": "https://hooks.example.com/x", "events": ["failed"]}),
+               ("get", "/api/notifications/preferences", None),
+               ("patch", "/api/notifications/preferences", {"emailKinds": []})]
 
 
 def test_the_walk_covers_every_api_route(owned):
@@ -90,7 +101,8 @@ def test_the_walk_covers_every_api_route(owned):
                               .replace("<str:approval_id>", approval).replace("<str:dead_letter_id>", dead_letter)
                               .replace("<str:provider>", "google")
                               .replace("<str:contact_id>", Contact.objects.get(email="mine@example.com").id)
-                              .replace("<str:file_id>", data_ids(task)[0]).replace("<str:lead_id>", data_ids(task)[1]))
+                              .replace("<str:file_id>", data_ids(task)[0]).replace("<str:lead_id>", data_ids(task)[1])
+                              .replace("<str:webhook_id>", WebhookEndpoint.objects.get(user=task.user).id))
         concrete_project = "/api/" + route.replace("<str:id>", project.id)
         concrete_provider = "/api/" + route.replace("<str:provider>", "email_provider")
         assert walked & {concrete, concrete_project, concrete_provider}, f"{route} is not walked"
@@ -107,6 +119,7 @@ def test_another_users_objects_are_404_and_unchanged(owned, intruder_api):
     assert Project.objects.filter(id=project.id, name="mine").exists()
     assert Task.objects.count() == 1
     assert credentials.load_all(user_id=task.user_id) == {"google": {"token": "mine-secret"}}
+    assert WebhookEndpoint.objects.filter(user=task.user, enabled=True).count() == 1
 
 
 def test_another_users_collections_do_not_show_mine(owned, intruder_api):
@@ -115,6 +128,8 @@ def test_another_users_collections_do_not_show_mine(owned, intruder_api):
     assert intruder_api.get("/api/workspace/projects").json() == []
     assert intruder_api.get("/api/agent/metrics").json()["byStatus"] == {}
     assert intruder_api.get("/api/credentials").json() == []
+    assert intruder_api.get("/api/webhooks").json() == []
+    assert intruder_api.get("/api/audit").json()["count"] == 0
     assert intruder_api.get("/api/prices", {"taskId": owned[0].id}).json()["count"] == 0
     assert intruder_api.put("/api/credentials/email_provider", {"provider": "gmail"}, format="json").status_code == 200
     assert set(credentials.load_all(user_id=owned[0].user_id)) == {"google"}, "the intruder wrote only their own"
