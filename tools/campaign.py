@@ -14,7 +14,7 @@ from pydantic import EmailStr, Field
 
 from .base import SideEffect, Tool, ToolContext, ToolInput
 from .contacts import ContactStore
-from .email import SendInput, deliver
+from .email import SendInput, check_senders, deliver
 from .errors import ToolError, ToolInputError, TransientToolError
 
 tool = Tool("campaign", "Send a personalized email campaign to a selected audience.", uses_credentials=True)
@@ -41,6 +41,7 @@ class CampaignInput(ToolInput):
 def send(params: CampaignInput, context: ToolContext) -> dict[str, Any]:
     """Email each recipient the template filled with their fields, once per occasion (a ledger row
     claimed before each send); reports who was sent, skipped (with the reason) and failed (with the error)."""
+    check_senders(context, params.provider, params.from_email)  # before anyone is claimed in the ledger
     store: ContactStore = context.store("contacts")
     report: dict[str, Any] = {"occasion": params.occasion, "sent": [], "skipped": list(params.skipped), "failed": []}
     opted_out = {e for e, c in store.find([str(r.email) for r in params.recipients]).items() if c["unsubscribed"]}

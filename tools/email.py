@@ -5,15 +5,18 @@ Subject and body may be templates with `{{ field }}` placeholders filled from
 Irreversible: the Message-ID is an HMAC of the step's idempotency key on both paths (no task
 id shows), and the
 executor never repeats a step whose send may have happened. It must never send a file
-from outside the task's artifacts directory, nor put a Google token in its output.
+from outside the task's artifacts directory, nor put a Google token in its output, nor
+send as anyone but the owner, their connected Gmail account or the operator (allowed_senders).
 """
 from __future__ import annotations
 
 import base64
 import mimetypes
 import re
+from email.utils import parseaddr
 from typing import Any, Literal, TypedDict
 
+from django.conf import settings
 from django.core.mail import BadHeaderError, EmailMessage
 from pydantic import AliasChoices, EmailStr, Field, field_validator, model_validator
 
@@ -60,13 +63,18 @@ class SendInput(ToolInput):
         description="Values for the {{ field }} placeholders of subject and template/body",
     )
     cc: list[EmailStr] = Field(default_factory=list, max_length=MAX_RECIPIENTS)
-    from_email: EmailStr | None = Field(default=None, alias="from")
+    from_email: EmailStr | None = Field(
+        default=None, alias="from",
+        description="Your own address, the connected Gmail account (gmail) or the operator's default sender",
+    )
+    reply_to: list[EmailStr] = Field(default_factory=list, alias="replyTo", max_length=5,
+                                     description="Where replies go; the same addresses as from")
     attachments: list[Attachment] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
     provider: Literal["smtp", "gmail"] | None = Field(
         default=None, description="smtp or gmail; defaults to the user's email provider setting",
     )
 
-    @field_validator("to", "cc", mode="before")
+    @field_validator("to", "cc", "reply_to", mode="before")
     @classmethod
     def one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
@@ -138,7 +146,8 @@ def _message(params: SendInput, context: ToolContext, from_email: str | None, *,
     message_id = outbound_ids.message_id(key or context.idempotency_key)  # stable per step, reveals no task id
     message = EmailMessage(
         subject=subject, body=body + footer, from_email=from_email,
-        to=list(params.to), cc=list(params.cc), headers={**(headers or {}), "Message-ID": message_id},
+        to=list(params.to), cc=list(params.cc), reply_to=list(params.reply_to),
+        headers={**(headers or {}), "Message-ID": message_id},
     )
     for filename, content, mime_type in _attachments(params, context):
         message.attach(filename, content, mime_type)
@@ -153,12 +162,32 @@ def send(params: SendInput, context: ToolContext) -> dict[str, Any]:
     return deliver(params, context)
 
 
+def allowed_senders(context: ToolContext, provider: str) -> list[str]:
+    """Who a message may say it is from: the owner's address (the account's email, taken as verified),
+    the connected Gmail account when Gmail sends it, and the operator's DEFAULT_FROM_EMAIL."""
+    gmail = (context.credentials.get("google") or {}).get("email") if provider == "gmail" else None
+    found = [context.user_email, str(gmail or ""), parseaddr(str(settings.DEFAULT_FROM_EMAIL or ""))[1]]
+    return list(dict.fromkeys(address.lower() for address in found if address))
+
+
+def check_senders(context: ToolContext, provider: str | None, from_email: str | None,
+                  reply_to: list[str] | None = None) -> str:
+    """The provider that will send; ToolInputError when `from` or a `replyTo` is anyone else's."""
+    provider = provider or context.credentials.get("email_provider") or "smtp"
+    allowed = allowed_senders(context, provider)
+    for name, address in [("from", from_email), *(("replyTo", a) for a in reply_to or [])]:
+        if address is not None and address.lower() not in allowed:
+            raise ToolInputError(f"{name} {address!r} is not an address this task may send as; "
+                                 f"use one of: {', '.join(allowed)} (your own address may also go in replyTo)")
+    return provider
+
+
 def deliver(params: SendInput, context: ToolContext, *, key: str | None = None,
             headers: dict[str, str] | None = None, footer: str = "") -> dict[str, Any]:
     """Render and send one message (email.send, and each message of a campaign); `key` makes its
     Message-ID (default: the step's idempotency key), `headers` and a body `footer` are added."""
     extra = _Extra(key=key, headers=headers, footer=footer)
-    provider = params.provider or context.credentials.get("email_provider") or "smtp"
+    provider = check_senders(context, params.provider, params.from_email, list(params.reply_to))
     if provider == "gmail":
         return _send_gmail(params, context, extra)
     if provider != "smtp":

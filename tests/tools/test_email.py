@@ -178,3 +178,47 @@ def test_messages_without_a_key_do_not_share_a_message_id(smtp_sink, context):
         send({"to": "ada@example.com", "subject": "x", "body": "y"}, context)
 
     assert smtp_sink.messages[0]["Message-ID"] != smtp_sink.messages[1]["Message-ID"]
+
+
+# --- who a message may be from (issue 16, 9) ---------------------------------------------------
+
+
+def test_any_other_from_address_is_refused_naming_the_allowed_ones(smtp_sink, context, settings):
+    """As found: email.send {"from": "ceo@bigbank.example"} went out as that sender."""
+    settings.DEFAULT_FROM_EMAIL = "Xantuus <agent@xantuus.example>"
+    with pytest.raises(ToolInputError) as refused:
+        send({"to": "ada@example.com", "from": "ceo@bigbank.example", "subject": "Wire", "body": "Pay now"}, context)
+    assert str(refused.value) == (
+        "from 'ceo@bigbank.example' is not an address this task may send as; use one of: user@example.com, "
+        "agent@xantuus.example (your own address may also go in replyTo)")
+    assert smtp_sink.messages == []
+
+
+def test_the_owners_own_address_and_the_default_sender_may_be_used(smtp_sink, context, settings):
+    settings.DEFAULT_FROM_EMAIL = "Xantuus <agent@xantuus.example>"
+    send({"to": "ada@example.com", "from": "User@Example.com", "subject": "Mine", "body": "b"}, context)
+    send({"to": "ada@example.com", "from": "agent@xantuus.example", "subject": "Ours", "body": "b"}, context)
+    send({"to": "ada@example.com", "replyTo": "user@example.com", "subject": "Default", "body": "b"}, context)
+    mine, ours, default = smtp_sink.wait_for(3)
+    assert mine["From"] == "User@example.com" and smtp_sink.envelopes[0].mail_from == "User@example.com"
+    assert ours["From"] == "agent@xantuus.example"
+    assert default["From"] == "Xantuus <agent@xantuus.example>" and default["Reply-To"] == "user@example.com"
+
+
+def test_a_stranger_in_reply_to_is_refused_too(smtp_sink, context):
+    with pytest.raises(ToolInputError, match=r"replyTo 'attacker@evil\.example' is not an address this task may"):
+        send({"to": "ada@example.com", "replyTo": ["user@example.com", "attacker@evil.example"],
+              "subject": "s", "body": "b"}, context)
+    assert smtp_sink.messages == []
+
+
+def test_the_gmail_account_is_a_sender_only_when_gmail_sends(smtp_sink, google_server, context):
+    context.credentials = {"google": google_server.credentials(), "email_provider": "gmail"}
+    send({"to": "ada@example.com", "from": "owner@example.com", "subject": "s", "body": "b"}, context)
+    assert google_server.sent[0]["From"] == "owner@example.com"
+    with pytest.raises(ToolInputError, match=r"from 'ceo@bigbank\.example' is not an address.*owner@example\.com"):
+        send({"to": "ada@example.com", "from": "ceo@bigbank.example", "subject": "s", "body": "b"}, context)
+    with pytest.raises(ToolInputError, match=r"from 'owner@example\.com' is not an address"):  # not by SMTP
+        send({"to": "ada@example.com", "from": "owner@example.com", "subject": "s", "body": "b", "provider": "smtp"},
+             context)
+    assert len(google_server.sent) == 1 and smtp_sink.messages == []

@@ -233,3 +233,20 @@ def test_a_long_recipient_list_in_the_approval_question_names_the_first_fifty(us
     assert INLINE.wait_idle(timeout=30)
     task.refresh_from_db()
     assert task.status == "cancelled" and not Delivery.objects.filter(task=task).exists()
+
+
+def test_a_campaign_from_someone_elses_address_sends_nothing_and_claims_no_one(user, smtp_sink):
+    """issue 16, 9: a campaign's `from` is checked before anyone is claimed; the owner's own address works."""
+    config = {"template": "Hi {{ name }}", "subject": "Hello",
+              "recipients": [{"email": "lin@example.com", "name": "Lin"}], "from": "ceo@bigbank.example"}
+    task = run_inline(services.task_create(user=user, title="Spoof", agent_type="email_campaign", agent_config=config))
+    assert task.status == "failed"
+    assert "from 'ceo@bigbank.example' is not an address this task may send as" in task.error
+    assert [m["To"] for m in smtp_sink.messages] == [user.email]  # only the owner's "task failed" notice
+    assert "Spoof" in smtp_sink.messages[0]["Subject"] and not Delivery.objects.filter(task=task).exists()
+
+    smtp_sink.messages.clear()
+    config["from"] = user.email
+    task = run_inline(services.task_create(user=user, title="Mine", agent_type="email_campaign", agent_config=config))
+    assert task.status == "completed", task.error
+    assert [m["From"] for m in smtp_sink.wait_for(1)] == [user.email]
