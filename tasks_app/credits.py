@@ -9,10 +9,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.db import transaction
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
-from . import credit_ledger
+from . import audit, credit_ledger
 from .credit_ledger import CreditEntry
 
 WINDOWS = {"last24h": timedelta(hours=24), "last7d": timedelta(days=7), "last30d": timedelta(days=30)}
@@ -28,7 +29,11 @@ def credits_grant(*, user: User, amount: int, granted_by: Any = None, note: str 
     """Give `user` `amount` more credits; a task paused at its credit limit continues once resumed."""
     if isinstance(amount, bool) or not isinstance(amount, int) or not 1 <= amount <= MAX_GRANT:
         raise InvalidGrant(f"amount must be a whole number of credits from 1 to {MAX_GRANT}, got {amount!r}")
-    return credit_ledger.grant(user_id=user.id, amount=amount, granted_by=granted_by, note=note)
+    with transaction.atomic():
+        entry = credit_ledger.grant(user_id=user.id, amount=amount, granted_by=granted_by, note=note)
+        audit.record("credits.granted", owner_id=user.id, target_type="credits", target_id=entry.id,
+                     details={"amount": amount, "note": note[:200], "user": user.get_username()})
+    return entry
 
 
 def credit_balance(*, user: User) -> int:

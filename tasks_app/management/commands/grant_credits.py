@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rich.console import Console
 
-from tasks_app import credits
+from tasks_app import audit, credits
 
 
 class Command(BaseCommand):
@@ -27,8 +27,9 @@ class Command(BaseCommand):
         except ValueError:
             raise CommandError(f"AMOUNT must be a whole number of credits, got {options['amount']!r}") from None
         try:
-            entry = credits.credits_grant(user=user, amount=amount,
-                                          note=options["note"] or "granted with manage.py grant_credits")
+            with audit.acting(audit.command_actor()):  # the audit log says a command granted them
+                entry = credits.credits_grant(user=user, amount=amount,
+                                              note=options["note"] or "granted with manage.py grant_credits")
         except credits.InvalidGrant as exc:
             raise CommandError(str(exc)) from None
         balance = credits.credit_balance(user=user)
