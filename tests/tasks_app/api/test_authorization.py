@@ -86,6 +86,7 @@ COLLECTIONS = [("get", "/api/workspace/tasks", None), ("post", "/api/workspace/t
                ("post", "/api/contacts/import", None),
                ("get", "/api/files", None), ("post", "/api/files", None), ("get", "/api/crm/leads", None),
                ("get", "/api/prices", None), ("get", "/api/audit", None), ("get", "/api/webhooks", None),
+               ("get", "/api/credits", None), ("get", "/api/credits/ledger", None),
                ("post", "/api/webhooks", {"url": "https://hooks.example.com/x", "events": ["failed"]}),
                ("get", "/api/notifications/preferences", None),
                ("patch", "/api/notifications/preferences", {"emailKinds": []})]
@@ -131,6 +132,7 @@ def test_another_users_collections_do_not_show_mine(owned, intruder_api):
     assert intruder_api.get("/api/webhooks").json() == []
     assert intruder_api.get("/api/audit").json()["count"] == 0
     assert intruder_api.get("/api/prices", {"taskId": owned[0].id}).json()["count"] == 0
+    assert intruder_api.get("/api/credits/ledger", {"taskId": owned[0].id}).json()["count"] == 0
     assert intruder_api.put("/api/credentials/email_provider", {"provider": "gmail"}, format="json").status_code == 200
     assert set(credentials.load_all(user_id=owned[0].user_id)) == {"google"}, "the intruder wrote only their own"
     made = intruder_api.post("/api/workspace/tasks", {"title": "x", "projectId": owned[1].id}, format="json")
