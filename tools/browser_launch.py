@@ -28,6 +28,7 @@ log = logging.getLogger("tools.browser")
 SETPRIV = "/usr/bin/setpriv"
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 SANDBOX_MODES = ("auto", "required")
+FOLDER_PREFIX = "xantuus-browser-"  # then home-<pid>- or launch-<pid>-: a dead pid's folders are swept
 # What Chromium prints when it cannot set up its sandbox (no user namespaces, seccomp refused)
 SANDBOX_FAILURES = ("no usable sandbox", "failed to move to new namespace", "zygote_host_impl_linux")
 
@@ -77,7 +78,7 @@ def clean_env(home: Path) -> dict[str, str]:
 
 
 def _private_home(account: pwd.struct_passwd | None) -> Path:
-    home = Path(tempfile.mkdtemp(prefix="xantuus-browser-home-"))
+    home = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}home-{os.getpid()}-"))
     (home / "tmp").mkdir(mode=0o700)
     if account is not None:
         for path in (home, home / "tmp"):
@@ -106,7 +107,7 @@ def _launcher(executable: str, account: pwd.struct_passwd | None, home: Path) ->
 
     Playwright makes the profile folder itself and names it in the arguments; the script
     hands it to the account, then drops every group and capability and execs Chromium as it."""
-    folder = Path(tempfile.mkdtemp(prefix="xantuus-browser-launch-"))
+    folder = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}launch-{os.getpid()}-"))
     lines, become = ["#!/bin/sh", "# written by tools/browser_launch.py"], ""
     if account is not None:
         ids = f"{account.pw_uid}:{account.pw_gid}"
@@ -121,8 +122,17 @@ def _launcher(executable: str, account: pwd.struct_passwd | None, home: Path) ->
     return script
 
 
+def _sweep() -> None:
+    """Remove the folders of workers that died without their atexit (a kill -9)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{FOLDER_PREFIX}*-*-*"):
+        pid = folder.name.removeprefix(FOLDER_PREFIX).split("-")[1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def plan(executable: str) -> Launch:
     """How to start `executable` here: as an unprivileged account when the worker is root."""
+    _sweep()
     account, reason = _account()
     home = _private_home(account)
     script = _launcher(executable, account, home)

@@ -206,3 +206,16 @@ def test_an_unknown_sandbox_mode_is_an_error_naming_the_setting(monkeypatch) -> 
     monkeypatch.setenv("AGENT_BROWSER_SANDBOX", "maybe")
     with sync_playwright() as playwright, pytest.raises(ToolError, match="AGENT_BROWSER_SANDBOX must be one of"):
         browser_launch.start(playwright, DEFAULT_EXECUTABLE, LAUNCH_ARGS)
+
+
+def test_a_killed_workers_private_folders_are_swept_at_the_next_launch() -> None:
+    dead_pid = subprocess.Popen(["true"])  # a process that has ended: its pid names no one now
+    dead_pid.wait()
+    stale = Path(tempfile.gettempdir()) / f"xantuus-browser-home-{dead_pid.pid}-stale"
+    (stale / "tmp").mkdir(parents=True)
+    launch = browser_launch.plan(DEFAULT_EXECUTABLE)
+    try:
+        assert not stale.exists()
+        assert all(path.exists() and f"-{os.getpid()}-" in path.name for path in launch.paths)  # its own stay
+    finally:
+        launch.remove()
