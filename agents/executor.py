@@ -23,6 +23,7 @@ from tasks_app.events import emit
 from tasks_app.models import StepStatus, Task, TaskExecution
 from tools import registry
 from tools.base import SideEffect
+from tools.errors import DeadlineExceeded
 
 from . import circuit, credits, react
 from .adapt import adapted_plan, can_adapt, goal_of
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 # The pseudo-action of a free-form step whose model did not answer: retried while transient,
 # then it fails the run with the model's error (there is nothing to observe).
 MODEL_STEP = "llm.reason"
+# A call that fails this close to the task's deadline was ended by it (its timeout was capped to it).
+DEADLINE_SLACK_S = 0.05
 
 
 @dataclass
@@ -66,6 +69,7 @@ class Attempt:
     tool_state: dict[str, Any] = field(default_factory=dict)
     compensation: dict[str, Any] | None = None  # recorded by the tool through its context, never its output
     secrets: set[str] = field(default_factory=set)  # masked by value in the row and the trace
+    deadline: float | None = None  # time.monotonic() when the task's AGENT_TIMEOUT_MS runs out
 
     @property
     def charged(self) -> int:
@@ -110,6 +114,7 @@ def _leased_step(task_id: str, token: str) -> str:
     if attempt.final_text is not None:  # the model's final answer
         return _finish(task, token, steps, attempt)
     attempt.retries = existing.attempts if existing else 0
+    attempt.deadline = started + (settings.AGENT_TIMEOUT_MS - task.execution_time) / 1000
     if attempt.error is None and attempt.output is None and not gate(task, token, number, attempt.action,
                                                                       attempt.params):
         return "awaiting-approval"
@@ -136,8 +141,18 @@ def _limit_exceeded(task: Task) -> str | None:
     if task.tool_calls >= settings.AGENT_MAX_TOOL_CALLS:
         return f"task reached the limit of {settings.AGENT_MAX_TOOL_CALLS} tool calls (AGENT_MAX_TOOL_CALLS)"
     if task.execution_time >= settings.AGENT_TIMEOUT_MS:
-        return f"task exceeded its time limit of {settings.AGENT_TIMEOUT_MS} ms (AGENT_TIMEOUT_MS)"
+        return _time_limit()
     return None
+
+
+def _time_limit() -> str:
+    return f"task exceeded its time limit of {settings.AGENT_TIMEOUT_MS} ms (AGENT_TIMEOUT_MS)"
+
+
+def _out_of_time(attempt: Attempt, exc: Exception) -> bool:
+    """Did the task's time limit, not the tool or its target, end this call?"""
+    return isinstance(exc, DeadlineExceeded) or (
+        attempt.deadline is not None and time.monotonic() >= attempt.deadline - DEADLINE_SLACK_S)
 
 
 def _recorded_steps(task: Task) -> list[dict[str, Any]]:
@@ -189,6 +204,7 @@ def _act(task: Task, token: str, attempt: Attempt, existing: TaskExecution | Non
             _record_start(task, attempt, existing)  # committed before the call: a crash leaves a trace
         tool = registry.tools()[action.tool]
         context = build_tool_context(task, attempt.number, uses_credentials=tool.uses_credentials)
+        context.deadline = attempt.deadline  # tools cap their timeouts with context.remaining()
         stored = copy.deepcopy(context.credentials)
         attempt.secrets = context.secrets  # the same set: what the tool marks while it runs counts too
         context.secrets.update(secret_strings(stored))
@@ -203,6 +219,9 @@ def _act(task: Task, token: str, attempt: Attempt, existing: TaskExecution | Non
     except DATABASE_DOWN:
         raise
     except Exception as exc:
+        if _out_of_time(attempt, exc):  # not the target's failure: no retry, no circuit, the task fails
+            attempt.error, attempt.kind = _time_limit(), ErrorKind.FATAL
+            return
         attempt.error, attempt.kind = describe(exc), classify(exc)
         if key and attempt.kind == ErrorKind.TRANSIENT:  # an outage; a 4xx or a bad input is an answer
             circuit.record_failure(key, attempt.error)

@@ -12,6 +12,7 @@ import enum
 import inspect
 import logging
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .circuit_keys import circuit_key
 from .egress import EgressPolicy
-from .errors import ToolError, ToolInputError
+from .errors import DeadlineExceeded, ToolError, ToolInputError
 
 
 class SideEffect(str, enum.Enum):
@@ -78,6 +79,26 @@ class ToolContext:
     # Values the engine must mask wherever they appear in this step's trace (a password typed
     # into a form, a token read from a response): tools add them with mark_secret.
     secrets: set[str] = field(default_factory=set)
+    # When the task's time limit runs out (time.monotonic() seconds), set by the engine; None: no
+    # limit. Tools cap their own timeouts with remaining(), so no call outlives its task.
+    deadline: float | None = None
+
+    def remaining(self, limit_s: float) -> float:
+        """`limit_s` (a tool's own timeout, in seconds) capped by the time the task has left.
+
+        Raises DeadlineExceeded when none is left, so no call starts past the task's limit."""
+        if self.deadline is None:
+            return limit_s
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise DeadlineExceeded("the task's time limit ran out before this call")
+        return min(limit_s, left)
+
+    def remaining_ms(self, limit_ms: float) -> int:
+        """remaining() in whole milliseconds for Playwright's timeouts: at least 1, never raising
+        (a page already opened times out at once and is closed by its caller)."""
+        left = limit_ms if self.deadline is None else (self.deadline - time.monotonic()) * 1000
+        return max(1, int(min(limit_ms, left)))
 
     def mark_secret(self, value: str) -> None:
         if value:

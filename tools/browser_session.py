@@ -231,8 +231,8 @@ class Session:
             storage_state=self.saved.get("storage") or None, viewport=VIEWPORT,  # type: ignore[arg-type]
             service_workers="block", accept_downloads=False,  # a service worker's fetches bypass routing
         )
-        self.bctx.set_default_timeout(ACTION_TIMEOUT_MS)
-        self.bctx.set_default_navigation_timeout(NAV_TIMEOUT_MS)
+        self.bctx.set_default_timeout(context.remaining_ms(ACTION_TIMEOUT_MS))  # within the task's deadline
+        self.bctx.set_default_navigation_timeout(context.remaining_ms(NAV_TIMEOUT_MS))
         self.bctx.route("**/*", self.guard.route)
         self.bctx.route_web_socket("**/*", self.guard.websocket)
         self.guard.bctx = self.bctx
@@ -266,7 +266,8 @@ class Session:
                 raise
             self.guard.redirect = None
             try:
-                response = self.page.goto(url, wait_until=wait_until, timeout=timeout_ms)  # type: ignore[arg-type]
+                response = self.page.goto(url, wait_until=wait_until,  # type: ignore[arg-type]
+                                          timeout=self.context.remaining_ms(timeout_ms))
             except PlaywrightError as exc:
                 raise self._failure(url, exc, timeout_ms, first if hop else None) from None
             if self.guard.redirect is None:
@@ -339,7 +340,8 @@ def in_session(context: ToolContext, act: Callable[[Session], T], *, url: str | 
         finally:
             session.close()
 
+    limit_s = context.remaining(CALL_DEADLINE_S)  # before submitting: no job starts past the deadline
     try:
-        return _executor().submit(job).result(timeout=CALL_DEADLINE_S)
+        return _executor().submit(job).result(timeout=limit_s)
     except FutureTimeout:
         raise TransientToolError(f"the browser did not answer within {CALL_DEADLINE_S} s") from None

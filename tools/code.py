@@ -259,6 +259,7 @@ def run(params: RunInput, context: ToolContext) -> dict[str, Any]:
     if len(inputs) > MAX_INPUT_BYTES:
         raise ToolInputError(f"inputs are {len(inputs)} bytes of JSON, over the {MAX_INPUT_BYTES}-byte limit")
     limits = _limits(params.timeout_s)
+    limits["timeout"] = context.remaining(limits["timeout"])  # never past the task's deadline
     run_budget: Budget = limits["budget"]
     cgroup = RunCgroup(run_budget.cgroup_parent, run_budget.memory, run_budget.processes) \
         if run_budget.cgroup_parent is not None else None

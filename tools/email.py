@@ -17,7 +17,7 @@ from email.utils import parseaddr
 from typing import Any, Literal, TypedDict
 
 from django.conf import settings
-from django.core.mail import BadHeaderError, EmailMessage
+from django.core.mail import BadHeaderError, EmailMessage, get_connection
 from pydantic import AliasChoices, EmailStr, Field, field_validator, model_validator
 
 from . import outbound_ids
@@ -193,6 +193,7 @@ def deliver(params: SendInput, context: ToolContext, *, key: str | None = None,
     if provider != "smtp":
         raise ToolInputError(f"unknown email provider {provider!r}; use smtp or gmail")
     message = _message(params, context, params.from_email, **extra)
+    message.connection = get_connection(timeout=context.remaining(settings.EMAIL_TIMEOUT))  # the task's deadline
     try:
         sent = message.send(fail_silently=False)
     except BadHeaderError as exc:

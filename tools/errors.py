@@ -18,3 +18,7 @@ class ToolInputError(ToolError):
 
 class EgressDenied(ToolInputError):
     """The target address is private, loopback, link-local or metadata and not allow-listed."""
+
+
+class DeadlineExceeded(ToolError):
+    """The task's time limit (AGENT_TIMEOUT_MS) ran out before or during the call: the task fails with it."""

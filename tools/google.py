@@ -178,8 +178,8 @@ class GoogleSession:
         url = self.base + path
         self.context.egress.check_target(url)  # the host is resolved and checked as it is connected
         try:
-            response = self.session.request(method, url, timeout=self.timeout, allow_redirects=False,
-                                            stream=True, **kwargs)
+            response = self.session.request(method, url, timeout=self.context.remaining(self.timeout),
+                                            allow_redirects=False, stream=True, **kwargs)
         except google.auth.exceptions.RefreshError as exc:
             if getattr(exc, "retryable", False):
                 raise TransientToolError(f"{self.label}: Google's token endpoint is unavailable; try again") from None

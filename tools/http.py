@@ -59,7 +59,7 @@ def request(
     redirect to another origin.
     """
     default_timeout, max_bytes = _limits()
-    timeout = min(timeout_s or default_timeout, default_timeout * 4)
+    timeout = context.remaining(min(timeout_s or default_timeout, default_timeout * 4))  # the task's deadline
     headers = dict(headers or {})
     if method != "GET" and context.idempotency_key:
         headers.setdefault("Idempotency-Key", outbound_ids.idempotency_header(context.idempotency_key))

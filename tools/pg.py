@@ -62,7 +62,7 @@ def connect(name: str, who: Caller, *, read_only: bool, timeout_s: float) -> Ite
 
     Only for a caller the connection is open to, and only once its role has passed check_role."""
     conn = pg_connections.for_caller(name, who)
-    ms = pg_connections.statement_timeout_ms(timeout_s)
+    ms = pg_connections.statement_timeout_ms(who.remaining(timeout_s))  # within the task's deadline
     db = _open(conn)
     db.read_only = read_only  # BEGIN READ ONLY: the server refuses every write
     with translated(ms / 1000), db:  # commits on success, rolls back on any error

@@ -50,6 +50,8 @@ class Caller(Protocol):
     groups: tuple[str, ...]
     is_staff: bool
 
+    def remaining(self, limit_s: float) -> float: ...  # limit_s capped by the task's time left
+
 
 @dataclass(frozen=True)
 class Connection:
