@@ -38,9 +38,12 @@ def _known_secrets(user_id: int, extra: Iterable[str] = ()) -> list[str]:
 
 def task_notified(task: Task, kind: str, message: str, *, note_id: int) -> list[str]:
     """The deliveries of one notification (completed, failed, approval_needed, credit_limit)."""
+    if not WebhookEndpoint.objects.filter(user_id=task.user_id, enabled=True).exists():
+        return []  # most users: no webhook, nothing more to read or decrypt
     if kind not in notification_prefs.for_user(task.user_id).webhook_kinds:
         return []
-    row: dict[str, Any] = Task.objects.filter(id=task.id).values("status", "result", "error", "attempts").first() or {}
+    found = Task.objects.filter(id=task.id).values("status", "result", "error", "attempts").first()
+    row: dict[str, Any] = dict(found) if found else {}
     data = {"taskId": task.id, "title": task.title, "agentType": task.agent_type, "status": row.get("status"),
             "run": row.get("attempts"), "message": message[:SUMMARY_CHARS], "summary": summary_of(row.get("result")),
             "error": (row.get("error") or "")[:SUMMARY_CHARS] or None}
