@@ -23,16 +23,16 @@ from tasks_app.events import emit
 from tasks_app.models import StepStatus, Task, TaskExecution
 from tools import registry
 from tools.base import SideEffect
-from tools.errors import DeadlineExceeded
+from tools.errors import DeadlineExceeded, ToolInputError
 
-from . import circuit, credits, react
+from . import circuit, credits, react, replan
 from .adapt import adapted_plan, can_adapt, goal_of
 from .approvals import gate, hold_unknown_outcome
 from .errors import DATABASE_DOWN, EngineError, ErrorKind, classify, describe
 from .expressions import resolve
 from .finish import complete_task, fail_task, unmet_goal
 from .llm import get_provider
-from .planner import is_reactive
+from .planner import is_reactive, version_of
 from .redact import redact, redact_output, secret_strings
 from .toolcontext import build_tool_context, idempotency_key, reference_context, save_refreshed_credentials
 
@@ -69,6 +69,8 @@ class Attempt:
     tool_state: dict[str, Any] = field(default_factory=dict)
     compensation: dict[str, Any] | None = None  # recorded by the tool through its context, never its output
     secrets: set[str] = field(default_factory=set)  # masked by value in the row and the trace
+    rejected_input: bool = False  # the tool refused the input (ToolInputError): the plan's fault, replanned
+    plan_version: int = 1  # the version of the run's plan the step came from (PlanVersion)
     deadline: float | None = None  # time.monotonic() when the task's AGENT_TIMEOUT_MS runs out
 
     @property
@@ -106,6 +108,8 @@ def _leased_step(task_id: str, token: str) -> str:
     if credits.pause_if_over(task, token, credits.step_estimate(task, number), f"step {number}"):
         return "paused-credit-limit"  # resuming (more budget or credits) runs this step
     steps = _recorded_steps(task)
+    if replan.pending(task):  # the step before asked for a new plan: make it first (agents/replan.py)
+        return replan.run(task, token, steps)
     started = time.monotonic()
     attempt = _reason(task, number, steps)
     if attempt is None:
@@ -114,6 +118,7 @@ def _leased_step(task_id: str, token: str) -> str:
     if attempt.final_text is not None:  # the model's final answer
         return _finish(task, token, steps, attempt)
     attempt.retries = existing.attempts if existing else 0
+    attempt.plan_version = version_of(task.plan)
     attempt.deadline = started + (settings.AGENT_TIMEOUT_MS - task.execution_time) / 1000
     if attempt.error is None and attempt.output is None and not gate(task, token, number, attempt.action,
                                                                       attempt.params):
@@ -223,6 +228,7 @@ def _act(task: Task, token: str, attempt: Attempt, existing: TaskExecution | Non
             attempt.error, attempt.kind = _time_limit(), ErrorKind.FATAL
             return
         attempt.error, attempt.kind = describe(exc), classify(exc)
+        attempt.rejected_input = isinstance(exc, ToolInputError)
         if key and attempt.kind == ErrorKind.TRANSIENT:  # an outage; a 4xx or a bad input is an answer
             circuit.record_failure(key, attempt.error)
 
@@ -254,7 +260,7 @@ def _row_fields(task: Task, attempt: Attempt, status: str) -> dict[str, Any]:
         "error": redact_output(attempt.error, attempt.secrets),
         "compensation": attempt.compensation if status == StepStatus.COMPLETED else None,
         "tokens": attempt.tokens, "credits": attempt.charged if status != StepStatus.RUNNING else 0,
-        "duration": attempt.duration_ms, "attempts": attempt.retries,
+        "duration": attempt.duration_ms, "attempts": attempt.retries, "plan_version": attempt.plan_version,
         "completed_at": timezone.now() if status != StepStatus.RUNNING else None,
     }
 
@@ -266,19 +272,21 @@ def _observe(task: Task, token: str, attempt: Attempt, existing: TaskExecution |
             return _retry_later(task, token, attempt)
         attempt.error = f"{attempt.error} (gave up after {attempt.retries} attempts)"
     reactive = is_reactive(task.plan)
-    adapting = bool(attempt.error) and not reactive and attempt.kind == ErrorKind.TOOL and can_adapt(task)
-    observed = adapting or (reactive and attempt.action != MODEL_STEP
+    replanning = replan.mark(task, attempt)  # {"plan": ...} when the next wake-up replans or refines first
+    adapting = (bool(attempt.error) and not reactive and not replanning and attempt.kind == ErrorKind.TOOL
+                and can_adapt(task))
+    observed = bool(replanning) or adapting or (reactive and attempt.action != MODEL_STEP
                             and attempt.kind in (ErrorKind.TOOL, ErrorKind.TRANSIENT))
     if attempt.error and not observed:
         with transaction.atomic():
             _save_row(task, attempt, StepStatus.FAILED)
             what = "has a wrong plan" if attempt.kind == ErrorKind.PLANNING else "failed"
-            fail_task(task.id, token, f"step {attempt.number} ({attempt.action}) {what}: {attempt.error}",
-                      attempt=attempt)
+            why = f"{attempt.error}{replan.no_replan_left(task, attempt)}"
+            fail_task(task.id, token, f"step {attempt.number} ({attempt.action}) {what}: {why}", attempt=attempt)
         return "failed"
     with transaction.atomic():
         _save_row(task, attempt, StepStatus.FAILED if attempt.error else StepStatus.COMPLETED)
-        adapted = {"plan": adapted_plan(task.plan or {}, attempt.number)} if adapting else {}
+        adapted = {"plan": adapted_plan(task.plan or {}, attempt.number)} if adapting else replanning
         _advance(task, token, attempt, **adapted)
     from .dispatch import enqueue
 
@@ -298,7 +306,7 @@ def trace_entry(attempt: Attempt) -> dict[str, Any]:
         "input": redact(attempt.params, attempt.secrets), "output": redact_output(attempt.output, attempt.secrets),
         "timestamp": timezone.now().isoformat(),
         "status": "failed" if attempt.error else "completed", "tokens": attempt.tokens,
-        "credits": attempt.charged, "duration": attempt.duration_ms,
+        "credits": attempt.charged, "duration": attempt.duration_ms, "planVersion": attempt.plan_version,
     }
     if attempt.error:
         entry["error"] = redact_output(attempt.error, attempt.secrets)

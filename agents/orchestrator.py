@@ -13,14 +13,16 @@ from django.utils import timezone
 from tasks_app import leases, lifecycle
 from tasks_app.models import Task, TaskStatus
 
-from . import credits
+from . import credits, plan_record
 from .admission import admit
+from .approvals import expire_overdue
 from .dispatch import enqueue
 from .errors import describe
 from .executor import run_step
 from .finish import fail_task
 from .llm import get_provider
 from .planner import plan_task
+from .replan import retry_planning_later
 
 log = logging.getLogger(__name__)
 
@@ -43,19 +45,26 @@ def plan(task_id: str) -> str:
         return "paused-credit-limit"  # resuming plans it then
     started = time.monotonic()
     try:
-        planned = plan_task(goal="\n\n".join(filter(None, [task.title, task.description])),
-                            agent_type=task.agent_type, agent_config=task.agent_config,
-                            explicit_plan=task.plan, provider=get_provider())
+        with leases.keep_alive(task_id, token):  # a model may take a while to write the plan
+            planned = plan_task(goal="\n\n".join(filter(None, [task.title, task.description])),
+                                agent_type=task.agent_type, agent_config=task.agent_config,
+                                explicit_plan=task.plan, provider=get_provider(), user_id=task.user_id,
+                                model=task.agent_model)
     except Exception as exc:
+        if retry_planning_later(task, token, exc):
+            return "retry-scheduled"
         fail_task(task_id, token, f"planning failed: {describe(exc)}")
         return "failed"
     elapsed = int((time.monotonic() - started) * 1000)
     with transaction.atomic():
+        trace = plan_record.record(task, version=1, kind="initial", source=planned.source, at_step=0,
+                                   reason=planned.reason, plan=planned.plan, tokens=planned.tokens,
+                                   credits=planned.credits, model=planned.model)
         leases.release(task_id, token, plan=planned.plan, total_steps=planned.total_steps,
                        plan_tokens=planned.tokens, plan_credits=planned.credits,
                        total_credits=task.total_credits + planned.credits,
                        total_tokens=task.total_tokens + planned.tokens,
-                       execution_time=task.execution_time + elapsed)
+                       execution_time=task.execution_time + elapsed, execution_trace=trace)
         credits.charge_planning(task, planned.credits, planned.tokens)
         # a task resumed while it was planning is executing already
         moved = lifecycle.apply("planned", task_id=task_id) or task.status == TaskStatus.EXECUTING
@@ -76,6 +85,7 @@ def sweep() -> dict[str, int]:
     """Re-enqueue active tasks whose lease lapsed or whose wake-up was lost (Redis restarted),
     and admit waiting runs whose admission was lost (a worker died after freeing a slot)."""
     admitted = len(admit())
+    expire_overdue()  # approvals nobody decided in AGENT_APPROVAL_TTL_S: their tasks are cancelled
     woken = 0
     for task_id, priority in leases.lapsed():
         status = Task.objects.filter(id=task_id).values_list("status", flat=True).first()

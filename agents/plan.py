@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from tools import registry
+from tools.base import Action
 from tools.errors import ToolInputError
 
 from .expressions import references
@@ -34,6 +35,8 @@ class PlanStep(BaseModel):
     depends_on: list[str] = Field(default_factory=list, alias="dependsOn")
     when: str | None = Field(default=None, max_length=500,
                              description="A reference; the step runs only if it is truthy, e.g. {step3.result.alert}")
+    requires_approval: bool = Field(default=False, alias="requiresApproval",
+                                    description="A checkpoint: a person approves this step's exact call first")
 
     @model_validator(mode="after")
     def tool_from_action(self) -> PlanStep:
@@ -63,34 +66,97 @@ class Plan(BaseModel):
 
 
 def parse_plan(data: Any) -> Plan:
-    """Validate a plan given as JSON: shape, tools, actions and every reference."""
+    """Validate a plan given as JSON: shape, tools, actions and every reference (first problem raised)."""
+    plan, problems = check_plan(data)
+    if plan is None:
+        raise PlanError(f"invalid plan: {'; '.join(problems)}")
+    if problems:
+        raise PlanError(problems[0])
+    if not plan.estimated_credits:
+        plan.estimated_credits = sum(registry.get_action(s.action).credits for s in plan.steps)
+    return plan
+
+
+def check_plan(data: Any, *, literal_from: int | None = None) -> tuple[Plan | None, list[str]]:
+    """Every problem of a plan, not just the first (a model repairs them all in one go).
+
+    Shape, unknown actions, references to steps that are not earlier, dependsOn cycles; from
+    step `literal_from` on, also the params that are literal (no {...} inside) against the
+    action's input schema. The plan is None when its shape is wrong."""
     try:
         plan = Plan.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'plan'}: {err['msg']}" for err in exc.errors()
-        )
-        raise PlanError(f"invalid plan: {problems}") from None
+        return None, [f"{'.'.join(str(p) for p in err['loc']) or 'plan'}: {err['msg']}" for err in exc.errors()]
+    problems: list[str] = []
     seen: set[str] = set()
     for number, step in enumerate(plan.steps, start=1):
         step.id = step.id or f"step{number}"
         label = f"step {number} ({step.action})"
         if step.id in seen:
-            raise PlanError(f"{label}: duplicate step id {step.id!r}")
+            problems.append(f"{label}: duplicate step id {step.id!r}")
         try:
-            registry.get_action(step.action)
+            action = registry.get_action(step.action)
         except ToolInputError as exc:
-            raise PlanError(f"{label}: {exc}") from None
-        for ref in sorted(references(step.params) | references(step.when) | set(step.depends_on)):
-            positional = ref if STEP_REF.match(ref) else None
-            if ref in seen or (positional and int(positional[4:]) < number):
-                continue
-            if positional or ref in step.depends_on or ref in _later_ids(plan, number):
-                raise PlanError(f"{label}: refers to {ref!r}, which is not an earlier step")
+            problems.append(f"{label}: {exc}")
+        else:
+            if literal_from is not None and number >= literal_from:
+                problems += [f"{label}: {problem}" for problem in literal_problems(action, step.params)]
+        problems += [f"{label}: refers to {ref!r}, which is not an earlier step" for ref in _bad_refs(plan, number)]
         seen.add(step.id)
-    if not plan.estimated_credits:
-        plan.estimated_credits = sum(registry.get_action(s.action).credits for s in plan.steps)
-    return plan
+    problems += _cycles(plan)
+    return plan, problems
+
+
+def _bad_refs(plan: Plan, number: int) -> list[str]:
+    step = plan.steps[number - 1]
+    earlier = {s.id for s in plan.steps[: number - 1]}
+    bad = []
+    for ref in sorted(references(step.params) | references(step.when) | set(step.depends_on)):
+        positional = ref if STEP_REF.match(ref) else None
+        if ref in earlier or (positional and int(positional[4:]) < number):
+            continue
+        if positional or ref in step.depends_on or ref in _later_ids(plan, number):
+            bad.append(ref)
+    return bad
+
+
+def literal_problems(action: Action, params: dict[str, Any]) -> list[str]:
+    """What the action's input schema rejects among the params that hold no reference."""
+    try:
+        action.input_model.model_validate(params)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            top = str(err["loc"][0]) if err["loc"] else None
+            if references(params.get(top) if top is not None else params):
+                continue  # the value is known only when the step runs
+            where = ".".join(str(p) for p in err["loc"]) or "(input)"
+            problems.append(f"params.{where}: {err['msg']} (the input of {action.qualified_name})")
+        return problems
+    return []
+
+
+def _cycles(plan: Plan) -> list[str]:
+    """dependsOn (and id references) that go round in a circle, named step by step."""
+    edges = {s.id: set(s.depends_on) | (references(s.params) | references(s.when)) for s in plan.steps}
+    ids = set(edges)
+    found: list[str] = []
+    state: dict[str, int] = {}  # 1: on the path, 2: done
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(edges[node] & ids):
+            if state.get(nxt) == 1:
+                cycle = [*path[path.index(nxt):], nxt]
+                found.append(f"dependency cycle: {' -> '.join(cycle)}")
+            elif nxt not in state:
+                visit(nxt, [*path, nxt])
+        state[node] = 2
+
+    for node in sorted(ids):
+        if node not in state:
+            visit(node, [node])
+    return found
 
 
 def _later_ids(plan: Plan, number: int) -> set[str]:

@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 
 from agents.credits import estimate
 
-from .models import Approval, Notification, Task, TaskExecution
+from .models import Approval, Notification, PlanVersion, Task, TaskExecution
 
 
 def task_list_for_user(*, user: Any) -> QuerySet[Task]:
@@ -45,9 +45,17 @@ def step_as_json(row: TaskExecution) -> dict[str, Any]:
         "id": row.id, "run": row.run, "step": row.step, "action": row.action, "tool": row.tool,
         "input": row.input, "output": row.output, "reasoning": row.reasoning, "status": row.status,
         "error": row.error, "sideEffect": row.side_effect, "tokens": row.tokens, "credits": row.credits,
-        "duration": row.duration, "createdAt": row.created_at.isoformat(),
+        "duration": row.duration, "planVersion": row.plan_version, "createdAt": row.created_at.isoformat(),
         "completedAt": row.completed_at.isoformat() if row.completed_at else None,
     }
+
+
+def task_plan_versions(task: Task, *, run: int) -> list[dict[str, Any]]:
+    """The plan versions of one run, oldest first (PlanVersion rows the engine wrote)."""
+    rows = PlanVersion.objects.filter(task=task, run=run).order_by("version")
+    return [{"run": r.run, "version": r.version, "kind": r.kind, "source": r.source, "atStep": r.at_step,
+             "reason": r.reason, "plan": r.plan, "tokens": r.tokens, "credits": r.credits, "model": r.model,
+             "createdAt": r.created_at.isoformat()} for r in rows]
 
 
 def task_result(task: Task) -> dict[str, Any]:
@@ -69,6 +77,13 @@ def task_steps(task: Task) -> QuerySet[TaskExecution]:
 
 def approvals_pending_for_user(*, user: Any) -> QuerySet[Approval]:
     return Approval.objects.filter(task__user=user, status=Approval.Status.PENDING).select_related("task")
+
+
+def approvals_for_user(*, user: Any, status: str = "pending", task_id: str | None = None) -> QuerySet[Approval]:
+    """The user's approvals across their tasks (the inbox), newest first; status "all" for every one."""
+    rows = Approval.objects.filter(task__user=user).select_related("task", "decided_by").order_by("-created_at")
+    rows = rows if status == "all" else rows.filter(status=status)
+    return rows.filter(task_id=task_id) if task_id else rows
 
 
 def notifications_for_user(*, user: Any, limit: int = 10) -> list[Notification]:

@@ -213,6 +213,12 @@ AGENT_TIMEOUT_MS = env_int("AGENT_TIMEOUT_MS", 300_000)
 AGENT_MAX_RETRIES = env_int("AGENT_MAX_RETRIES", 3)
 AGENT_MAX_TOOL_CALLS = env_int("AGENT_MAX_TOOL_CALLS", 100)
 AGENT_DEFAULT_MODEL = os.environ.get("AGENT_DEFAULT_MODEL", "claude-sonnet-4-5-20250929")
+# The planner (agents/model_planner.py): a stronger model may write plans (empty: the task's model);
+# a rejected plan goes back to the model at most AGENT_MAX_REPLANS times, and a run replans or
+# refines at most that often. Planning tokens are priced like any model use (AGENT_TOKEN_PRICES).
+AGENT_PLANNING_MODEL = os.environ.get("AGENT_PLANNING_MODEL", "")
+AGENT_MAX_REPLANS = env_int("AGENT_MAX_REPLANS", 3)
+AGENT_ESTIMATE_HISTORY = env_int("AGENT_ESTIMATE_HISTORY", 20)  # recent steps per action behind an estimate
 AGENT_RETRY_BASE_S = float(os.environ.get("AGENT_RETRY_BASE_S", "1"))  # first backoff; doubles
 AGENT_LEASE_SECONDS = env_int("AGENT_LEASE_SECONDS", 60)
 # Circuit breaker per tool: open after this many consecutive failures, for the cool-down;

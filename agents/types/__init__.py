@@ -18,6 +18,10 @@ TYPE_MODULES = {
 }
 
 
+# agentConfig keys the engine reads itself, never a type's config (agents/planner.py, agents/replan.py)
+ENGINE_KEYS = frozenset({"planning", "replan"})
+
+
 class AgentTypeError(ValueError):
     """Unknown agent type, or a config that fails the type's schema."""
 
@@ -31,8 +35,9 @@ def load(agent_type: str) -> ModuleType:
 
 def validate_config(agent_type: str, config: dict[str, Any] | None) -> Any:
     module = load(agent_type)
+    own = {key: value for key, value in (config or {}).items() if key not in ENGINE_KEYS}
     try:
-        return module.Config.model_validate(config or {})
+        return module.Config.model_validate(own)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'agentConfig'}: {err['msg']}" for err in exc.errors()

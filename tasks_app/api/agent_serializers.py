@@ -57,6 +57,9 @@ class TraceSerializer(serializers.Serializer):
     taskId = serializers.CharField()
     steps = serializers.ListField(child=AnyJSONField(), help_text="reasoning, action, input, output of each step")
     replayOf = serializers.CharField(required=False)
+    plans = serializers.ListField(child=AnyJSONField(), required=False,
+                                  help_text="the run's plan versions and planning calls: version, kind (initial, "
+                                            "replan, refine), atStep, reason, tokens, credits")
 
 
 class EventsQuerySerializer(serializers.Serializer):

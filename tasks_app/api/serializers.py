@@ -107,7 +107,8 @@ class TaskSerializer(serializers.Serializer):
     toolCalls = serializers.IntegerField(source="tool_calls")
     totalTokens = serializers.IntegerField(source="total_tokens")
     totalCredits = serializers.IntegerField(source="total_credits")
-    planCredits = serializers.IntegerField(source="plan_credits")
+    planTokens = serializers.IntegerField(source="plan_tokens", help_text="model tokens spent planning this run")
+    planCredits = serializers.IntegerField(source="plan_credits", help_text="credits of planning (its tokens)")
     creditBudget = serializers.IntegerField(source="credit_budget", allow_null=True,
                                             help_text="the most credits one run may spend (null: no budget)")
     pauseReason = serializers.SerializerMethodField(help_text="why it is paused: credit_limit, or null")
@@ -165,6 +166,7 @@ class StepSerializer(serializers.Serializer):
     tokens = serializers.IntegerField()
     credits = serializers.IntegerField()
     duration = serializers.IntegerField(help_text="milliseconds")
+    planVersion = serializers.IntegerField(help_text="the version of the run's plan the step came from")
     createdAt = serializers.DateTimeField()
     completedAt = serializers.DateTimeField(allow_null=True)
 

@@ -126,8 +126,8 @@ def test_the_time_limit_is_enforced(user, hn_server, settings):
     settings.AGENT_TIMEOUT_MS = 200
     hn_server.delays["/topstories.json"] = 0.3
     task = run_inline(services.task_create(user=user, title="slow", plan=seed_hn_plan(hn_server.url)))
-    assert task.status == "failed" and task.current_step == 1
-    assert task.error == "task exceeded its time limit of 200 ms (AGENT_TIMEOUT_MS)"
+    assert task.status == "failed" and task.current_step == 0, "the slow first call was cut off at the limit"
+    assert task.error == "step 1 (http.get) failed: task exceeded its time limit of 200 ms (AGENT_TIMEOUT_MS)"
 
 
 def test_secrets_never_reach_the_trace_or_events(user, hn_server):

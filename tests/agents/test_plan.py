@@ -1,7 +1,7 @@
 """Plans: the seed's format is accepted as written; every bad reference is named."""
 import pytest
 
-from agents.plan import PlanError, parse_plan
+from agents.plan import PlanError, check_plan, parse_plan
 
 from .helpers import seed_hn_plan
 
@@ -40,3 +40,33 @@ def test_named_steps_can_be_referred_to_by_id():
     plan = parse_plan({"steps": [{"id": "top", "action": "http.get", "params": {"url": "https://x.test/"}},
                                  {"action": "ai.summarize", "params": {"items": "{top.result}"}}]})
     assert plan.step_ids() == ["top", "step2"]
+
+
+def test_check_plan_names_every_problem_at_once():
+    plan, problems = check_plan({"steps": [
+        {"action": "fax.send"},
+        {"id": "a", "action": "http.get", "dependsOn": ["b"], "params": {"url": "https://x.test/"}},
+        {"id": "b", "action": "http.get", "dependsOn": ["a"], "params": {"url": "https://x.test/"}},
+    ]})
+    assert plan is not None
+    assert len(problems) == 3 and problems[0].startswith("step 1 (fax.send): unknown tool 'fax'; known tools: ai,")
+    assert problems[1:] == ["step 2 (http.get): refers to 'b', which is not an earlier step",
+                            "dependency cycle: a -> b -> a"]
+
+
+def test_literal_params_are_checked_against_the_tools_schema_references_are_not():
+    data = {"steps": [{"action": "http.get", "params": {"url": "https://x.test/", "timeoutS": "soon"}},
+                      {"action": "http.getBatch", "params": {"ids": "{step1.result.slice(0,2)}", "colour": 1}}]}
+    _, problems = check_plan(data, literal_from=1)
+    assert "step 1 (http.get): params.timeoutS: Input should be a valid number, unable to parse string as a " \
+           "number (the input of http.get)" in problems
+    assert any(p.startswith("step 2 (http.getBatch): params.colour: Extra inputs are not permitted") for p in problems)
+    assert not any("params.ids" in p for p in problems), "a reference is known only when the step runs"
+    assert check_plan(data)[1] == [], "a person's explicit plan is checked when its steps run"
+
+
+def test_a_bad_shape_is_reported_with_where_it_is():
+    plan, problems = check_plan({"steps": [{"action": "http.get", "colour": "red"}], "estimatedDuration": -1})
+    assert plan is None
+    assert "steps.0.colour: Extra inputs are not permitted" in problems
+    assert any(p.startswith("estimatedDuration:") for p in problems)

@@ -12,6 +12,9 @@ from .helpers import run_inline
 pytestmark = pytest.mark.usefixtures("inline_engine")
 
 GOAL = "What are the top 2 stories on Hacker News right now?"
+# These runs are ReAct from the start (no plan first): agentConfig.planning "react" opts out of
+# model planning (tests/agents/test_model_planner.py covers the planned runs).
+REACT = {"planning": "react"}
 
 
 def test_a_multi_step_react_run(user, hn_server, fake_anthropic):
@@ -22,7 +25,8 @@ def test_a_multi_step_react_run(user, hn_server, fake_anthropic):
                        text="Now the two stories.", input_tokens=200, output_tokens=30),
         reply_text("The top stories are Story number 1 and Story number 2.", input_tokens=300, output_tokens=15),
     )
-    task = run_inline(services.task_create(user=user, title=GOAL, agent_model="claude-test-model"))
+    task = run_inline(services.task_create(user=user, title=GOAL, agent_model="claude-test-model",
+                                           agent_config=REACT))
     assert task.status == "completed", task.error
     assert task.result["summary"] == "The top stories are Story number 1 and Story number 2."
     rows = list(TaskExecution.objects.filter(task=task).order_by("step"))
@@ -51,7 +55,7 @@ def test_a_tool_error_goes_back_to_the_model_which_adapts(user, hn_server, fake_
         return reply_text("Found 8 story ids.")
 
     fake_anthropic.responder = responder
-    task = run_inline(services.task_create(user=user, title=GOAL))
+    task = run_inline(services.task_create(user=user, title=GOAL, agent_config=REACT))
     assert task.status == "completed", task.error
     rows = list(TaskExecution.objects.filter(task=task).order_by("step"))
     assert [r.status for r in rows] == ["failed", "completed"]
@@ -67,7 +71,7 @@ def test_api_errors_are_retried_by_the_client(user, hn_server, fake_anthropic):
         reply_error(500, retry_after=0.001),
         reply_text("Nothing to do: the answer is 42."),
     )
-    task = run_inline(services.task_create(user=user, title="What is the answer?"))
+    task = run_inline(services.task_create(user=user, title="What is the answer?", agent_config=REACT))
     assert task.status == "completed", task.error
     assert [r.status for r in fake_anthropic.message_requests] == [429, 500, 200]
     assert task.result["summary"] == "Nothing to do: the answer is 42."
@@ -77,7 +81,7 @@ def test_when_the_clients_retries_run_out_the_step_is_retried_later(user, fake_a
     settings.AGENT_MAX_RETRIES = 1  # the client tries twice, then the engine's own backoff takes over
     fake_anthropic.enqueue(reply_error(529, retry_after=0.001), reply_error(500, retry_after=0.001),
                            reply_text("Done after the outage."))
-    task = run_inline(services.task_create(user=user, title="ride out an outage"))
+    task = run_inline(services.task_create(user=user, title="ride out an outage", agent_config=REACT))
     assert task.status == "completed", task.error
     assert [r.status for r in fake_anthropic.message_requests] == [529, 500, 200]
     retried = TaskExecution.objects.get(task=task, step=1)
@@ -86,7 +90,7 @@ def test_when_the_clients_retries_run_out_the_step_is_retried_later(user, fake_a
 
 def test_a_permanent_api_error_fails_the_task_with_its_reason(user, fake_anthropic):
     fake_anthropic.enqueue(reply_error(400, "invalid_request_error", "max_tokens is too large"))
-    task = run_inline(services.task_create(user=user, title="anything"))
+    task = run_inline(services.task_create(user=user, title="anything", agent_config=REACT))
     assert task.status == "failed"
     assert "BadRequestError" in task.error and "max_tokens is too large" in task.error
     assert "sk-test-fake" not in task.error
@@ -95,7 +99,7 @@ def test_a_permanent_api_error_fails_the_task_with_its_reason(user, fake_anthrop
 def test_a_tool_the_registry_lacks_is_observed_as_an_error(user, fake_anthropic):
     fake_anthropic.enqueue(reply_tool_use("fax__send", {"to": "123"}, text="Fax it."),
                            reply_tool_use("finish", {"goalMet": False, "result": "I cannot fax."}))
-    task = run_inline(services.task_create(user=user, title="fax the report"))
+    task = run_inline(services.task_create(user=user, title="fax the report", agent_config=REACT))
     row = TaskExecution.objects.get(task=task, step=1)
     assert row.status == "failed" and "unknown tool 'fax'" in row.error
     assert task.status == "failed" and task.error == "the goal was not met: I cannot fax."
@@ -105,7 +109,7 @@ def test_a_tool_the_registry_lacks_is_observed_as_an_error(user, fake_anthropic)
 def test_plain_text_after_a_failed_last_step_is_not_a_success(user, fake_anthropic):
     fake_anthropic.enqueue(reply_tool_use("fax__send", {"to": "123"}, text="Fax it."),
                            reply_text("I cannot fax; done."))
-    task = run_inline(services.task_create(user=user, title="fax the report"))
+    task = run_inline(services.task_create(user=user, title="fax the report", agent_config=REACT))
     assert task.status == "failed"
     assert task.error == "step 1 (fax.send) failed and the model ended: I cannot fax; done."
 
@@ -115,7 +119,7 @@ def test_finishing_with_the_goal_met_completes_with_its_result(user, hn_server, 
         reply_tool_use("http__get", {"url": f"{hn_server.url}/topstories.json"}, text="Fetch the ids."),
         reply_tool_use("finish", {"goalMet": True, "result": "8 stories are on the front page."}),
     )
-    task = run_inline(services.task_create(user=user, title="How many stories?"))
+    task = run_inline(services.task_create(user=user, title="How many stories?", agent_config=REACT))
     assert task.status == "completed", task.error
     assert task.result["summary"] == "8 stories are on the front page."
 
@@ -170,7 +174,7 @@ def test_a_408_from_the_model_is_transient_and_retried_by_the_engine(user, fake_
     fake_anthropic.enqueue(reply_error(408, "timeout_error", "request timed out", retry_after=0.001),
                            reply_error(408, "timeout_error", "request timed out", retry_after=0.001),
                            reply_text("Done."))
-    task = run_inline(services.task_create(user=user, title="survive a request timeout"))
+    task = run_inline(services.task_create(user=user, title="survive a request timeout", agent_config=REACT))
     assert task.status == "completed", task.error
     assert [r.status for r in fake_anthropic.message_requests] == [408, 408, 200]
 

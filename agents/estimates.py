@@ -1,0 +1,82 @@
+"""Estimates from history: a plan's credits and duration from recorded steps of the same actions.
+
+Each step counts the median of the last AGENT_ESTIMATE_HISTORY completed steps of its action,
+the owner's own when they have any, else everyone's; an action never run yet counts its
+catalog credits and a share of the duration the plan declares. Reads only.
+"""
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+
+from tasks_app.models import StepStatus, TaskExecution
+from tools import registry
+from tools.errors import ToolInputError
+
+
+@dataclass(frozen=True)
+class Estimate:
+    credits: int
+    duration: int  # milliseconds
+    tokens: int
+    from_history: int  # how many steps the history covered
+
+    def to_json(self) -> dict[str, int]:
+        return {"estimatedCredits": self.credits, "estimatedDuration": self.duration,
+                "estimatedTokens": self.tokens, "stepsFromHistory": self.from_history}
+
+
+@dataclass(frozen=True)
+class ActionHistory:
+    credits: int
+    duration: int
+    tokens: int
+
+
+def credits_for_tokens(model: str | None, input_tokens: int, output_tokens: int) -> int:
+    """What a model call's tokens cost, priced like every other model use (AGENT_TOKEN_PRICES)."""
+    from .credits import token_credits  # here, not at the top: credits imports the planner, which imports us
+
+    return token_credits(model, input_tokens, output_tokens)
+
+
+def action_history(action: str, owner_id: int | None) -> ActionHistory | None:
+    """Medians of the action's recent completed steps: the owner's if any, else everyone's."""
+    rows = TaskExecution.objects.filter(action=action, status=StepStatus.COMPLETED).order_by("-completed_at")
+    fields = ("credits", "duration", "tokens")
+    recent = list(rows.filter(task__user_id=owner_id).values_list(*fields)[: settings.AGENT_ESTIMATE_HISTORY]) \
+        if owner_id is not None else []
+    recent = recent or list(rows.values_list(*fields)[: settings.AGENT_ESTIMATE_HISTORY])
+    if not recent:
+        return None
+    credits, durations, tokens = zip(*recent, strict=True)
+    return ActionHistory(round(statistics.median(credits)), round(statistics.median(durations)),
+                         round(statistics.median(tokens)))
+
+
+def estimate(steps: list[dict[str, Any]], *, owner_id: int | None, declared_duration: int = 0) -> Estimate:
+    """The cost of running `steps` (plan steps as JSON), one after another."""
+    histories = {action: action_history(action, owner_id) for action in {s["action"] for s in steps}}
+    known = [h.duration for s in steps if (h := histories[s["action"]]) is not None]
+    unknown = len(steps) - len(known)
+    if declared_duration and unknown:  # the plan's own guess covers the steps nobody ran yet
+        share = declared_duration // len(steps)
+    else:
+        share = round(statistics.median(known)) if known else 0
+    credits = tokens = 0
+    for step in steps:
+        history = histories[step["action"]]
+        credits += history.credits if history else _catalog_credits(step["action"])
+        tokens += history.tokens if history else 0
+    return Estimate(credits=credits, duration=sum(known) + unknown * share, tokens=tokens,
+                    from_history=len(known))
+
+
+def _catalog_credits(action: str) -> int:
+    try:
+        return registry.get_action(action).credits
+    except ToolInputError:
+        return 0
