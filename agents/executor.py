@@ -24,6 +24,7 @@ from tasks_app.models import StepStatus, Task, TaskExecution
 from tools import registry
 from tools.base import SideEffect
 from tools.errors import DeadlineExceeded, ToolInputError
+from xantuus import logs
 
 from . import circuit, credits, react, replan
 from .adapt import adapted_plan, can_adapt, goal_of
@@ -101,6 +102,7 @@ def _leased_step(task_id: str, token: str) -> str:
         fail_task(task_id, token, limit_error)
         return "failed"
     number = task.current_step + 1
+    logs.bind(taskId=task_id, run=task.attempts, step=number)  # every log line of this step names it
     existing = TaskExecution.objects.filter(task_id=task_id, run=task.attempts, step=number).first()
     if existing and existing.status == StepStatus.RUNNING and existing.side_effect == SideEffect.IRREVERSIBLE:
         hold_unknown_outcome(task, token, existing)

@@ -14,6 +14,8 @@ from typing import Any
 import dj_database_url
 from kombu import Queue
 
+from xantuus.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("XANTUUS_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)  # keys, uploads, mail: the owner's only
@@ -260,6 +262,11 @@ AGENT_APPROVAL_POLICIES = [
 WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 5)
 WORKER_CONN_MAX_AGE = env_int("WORKER_CONN_MAX_AGE", 300)  # s a worker keeps its database connection
 WORKER_POLL_INTERVAL = env_int("WORKER_POLL_INTERVAL", 1000)  # ms; the lease sweeper's period
+# Operations (agents/heartbeats.py, tasks_app/prometheus.py): how often a worker reports itself (a
+# worker unseen for a minute, or three periods, is stale); the bearer token /metrics asks of a
+# request that does not come from loopback (unset: only loopback may read it).
+AGENT_WORKER_HEARTBEAT_S = env_int("AGENT_WORKER_HEARTBEAT_S", 10)
+AGENT_METRICS_TOKEN = os.environ.get("AGENT_METRICS_TOKEN", "")
 
 # LLM: "anthropic" when a key is set, else the deterministic "offline" provider.
 ANTHROPIC_API_KEY = os.environ.get("ANTHROPIC_API_KEY", "")
@@ -321,6 +328,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": max(WORKER_POLL_INTERVAL, 500) / 1000,
         "options": {"queue": "agent.control", "expires": 10},
     },
+    "aggregate-agent-metrics": {  # AgentMetrics per agent type per day (agents/metrics.py)
+        "task": "agents.tasks.aggregate_metrics",
+        "schedule": 60.0,
+        "options": {"queue": "agent.control", "expires": 50},
+    },
     "deliver-due-webhooks": {  # the safety net: each delivery is also sent by its own message
         "task": "agents.tasks.deliver_webhooks",
         "schedule": 5.0,
@@ -375,9 +387,5 @@ SPECTACULAR_SETTINGS = {
                             "ApprovalKindEnum": "tasks_app.models.Approval.Kind"},
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
-}
+# LOG_FORMAT=json: one JSON object per line with the task, run and step ids (xantuus/logs.py)
+LOGGING = logging_config(os.environ.get("LOG_LEVEL", "WARNING"))
