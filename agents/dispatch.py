@@ -17,6 +17,8 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 
+from xantuus import logs
+
 log = logging.getLogger(__name__)
 
 
@@ -111,10 +113,12 @@ class InlineRunner:
             kind, task_id = self._next()
             try:
                 close_old_connections()
+                logs.bind(taskId=task_id or None)
                 handlers[kind](task_id)
             except Exception:  # the engine records its own failures; this is a last resort
                 log.exception("inline %s of task %s crashed", kind, task_id)
             finally:
+                logs.clear()
                 with self._cond:
                     if not self._heap:
                         connection.close()  # idle: hold no database connection
@@ -126,11 +130,15 @@ def _embedded_beat() -> None:
     """What celery-beat does for the full stack: sweep lapsed leases, fire due schedules, send due webhooks."""
     from tasks_app import webhook_delivery
 
-    from . import orchestrator, schedules  # schedules imports admission, which enqueues through here
+    # imported here: schedules imports admission, which enqueues through this module
+    from . import heartbeats, metrics, orchestrator, schedules
 
+    heartbeats.beat_tick()
+    heartbeats.inline_tick()
     orchestrator.sweep()
     schedules.tick()
     webhook_delivery.tick()
+    metrics.aggregate_if_due()
 
 
 INLINE = InlineRunner()

@@ -17,7 +17,7 @@ from tasks_app.models import DeadLetter, Task
 
 from .credits import charge_step
 from .errors import DATABASE_DOWN
-from .metrics import record_outcome
+from .metrics import record_run
 from .notify import notify
 from .redact import redact_output
 from .types import result_for
@@ -45,8 +45,7 @@ def complete_task(task: Task, token: str, steps: list[dict[str, Any]], *, final_
         if won:
             if attempt is not None:
                 charge_step(task, attempt)
-            record_outcome(agent_type=task.agent_type, completed=True, tokens=task.total_tokens + tokens,
-                           credits=task.total_credits + charged, duration_ms=task.execution_time)
+            record_run(task.id, "completed")
             notify(task, "completed", f"{task.title}: completed in {len(steps)} step(s).")
     admit_waiting()
     return won
@@ -93,8 +92,7 @@ def fail_task(task_id: str, token: str, error: str, *, attempt: Attempt | None =
         if won:
             if attempt is not None:  # the failed step's model tokens were spent: charged like any step's
                 charge_step(task, attempt)
-            record_outcome(agent_type=task.agent_type, completed=False, tokens=task.total_tokens,
-                           credits=task.total_credits, duration_ms=task.execution_time)
+            record_run(task_id, "failed")
             DeadLetter.objects.create(task_id=task_id, run=task.attempts,
                                       step=attempt.number if attempt else task.current_step + 1,
                                       action=attempt.action if attempt else "", error=error[:10_000], trace=trace)
@@ -112,6 +110,7 @@ def cancel_task(task_id: str, *, error: str | None = None) -> None:
     from .schedules import remove  # schedules starts runs through admission, which wakes steps
 
     lifecycle.require("cancel", task_id=task_id, **({"error": error} if error else {}))
+    record_run(task_id, "cancelled")
     remove(task_id)
     transaction.on_commit(admit_waiting)
 

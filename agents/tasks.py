@@ -13,8 +13,9 @@ from celery import shared_task
 from django.db import close_old_connections
 
 from tasks_app import webhook_delivery
+from xantuus import logs
 
-from . import orchestrator, schedules
+from . import heartbeats, metrics, orchestrator, schedules
 from .errors import DATABASE_DOWN
 
 RETRY_ON_DB_DOWN: dict[str, Any] = {
@@ -26,18 +27,21 @@ RETRY_ON_DB_DOWN: dict[str, Any] = {
 @shared_task(name="agents.tasks.plan_task", **RETRY_ON_DB_DOWN)
 def plan_task(task_id: str) -> str:
     close_old_connections()
+    logs.bind(taskId=task_id)  # cleared after every task (xantuus/celery.py)
     return orchestrator.plan(task_id)
 
 
 @shared_task(name="agents.tasks.run_step", **RETRY_ON_DB_DOWN)
 def run_step(task_id: str) -> str:
     close_old_connections()
+    logs.bind(taskId=task_id)
     return orchestrator.step(task_id)
 
 
 @shared_task(name="agents.tasks.sweep", ignore_result=True)
 def sweep() -> dict[str, int]:
     close_old_connections()
+    heartbeats.beat_tick()  # /readyz: beat ticks and a worker consumes the control queue
     return orchestrator.sweep()
 
 
@@ -45,6 +49,7 @@ def sweep() -> dict[str, int]:
 def run_scheduled(task_id: str) -> str:
     """celery-beat fires a task's cron schedule: start a new run of it."""
     close_old_connections()
+    logs.bind(taskId=task_id)
     return schedules.fire(task_id)
 
 
@@ -60,3 +65,10 @@ def deliver_webhooks() -> dict[str, int]:
     """celery-beat: send the webhook deliveries that are due (a lost message costs a delay only)."""
     close_old_connections()
     return webhook_delivery.tick()
+
+
+@shared_task(name="agents.tasks.aggregate_metrics", ignore_result=True)
+def aggregate_metrics() -> int:
+    """celery-beat, every minute: today's and yesterday's AgentMetrics rows from the runs and the ledger."""
+    close_old_connections()
+    return metrics.aggregate_recent()

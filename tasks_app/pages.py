@@ -18,10 +18,13 @@ from django.views.decorators.http import require_POST
 
 from . import credentials, lifecycle, selectors, services
 from .api.throttling import TaskCreateThrottle, TaskExecuteThrottle, page_throttle_wait
+from .charts import metric_charts
 from .dashboard import dashboard_metrics
 from .forms import EXAMPLE_PLAN, EXAMPLES, KINDS, TaskWizardForm, initial_form
 from .lifecycle import TERMINAL
 from .models import Approval, Task, TaskStatus
+from .ops_pages import WINDOW_NAMES, window_of
+from .ops_series import series
 
 AGENT_TYPES = [value for value, _ in KINDS[:4]]
 
@@ -38,8 +41,11 @@ def _own_task(request: HttpRequest, task_id: str) -> Task:
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     tasks = selectors.task_list_for_user(user=request.user).order_by("-created_at")[:10]
+    window = window_of(request, "last7d")  # the same windows and charts as /ops/, of the user's own work
     return render(request, "tasks_app/dashboard.html", {
-        "metrics": dashboard_metrics(user=request.user),
+        "metrics": dashboard_metrics(user=request.user, window=window), "window": window,
+        "windows": WINDOW_NAMES, "window_name": WINDOW_NAMES[window],
+        "charts": metric_charts(series(user=request.user, window=window)),
         "recent": [(task, selectors.task_progress(task)) for task in tasks],
         "notifications": selectors.notifications_for_user(user=request.user),
         "approvals": selectors.approvals_pending_for_user(user=request.user)[:10],

@@ -2,7 +2,14 @@
 import os
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import (
+    after_setup_logger,
+    after_setup_task_logger,
+    task_postrun,
+    worker_process_init,
+    worker_ready,
+    worker_shutdown,
+)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "xantuus.settings")
 
@@ -23,3 +30,35 @@ def keep_database_connections(**_: object) -> None:
 
     for alias in connections:
         connections[alias].settings_dict["CONN_MAX_AGE"] = settings.WORKER_CONN_MAX_AGE
+
+
+@worker_ready.connect
+def start_heartbeat(sender: object, **_: object) -> None:
+    """Each worker reports itself every AGENT_WORKER_HEARTBEAT_S (agents/heartbeats.py): /readyz, /ops/."""
+    from agents.heartbeats import start_worker_heartbeat
+
+    start_worker_heartbeat(sender)
+
+
+@worker_shutdown.connect
+def stop_heartbeat(sender: object, **_: object) -> None:
+    from agents.heartbeats import stop_worker_heartbeat
+
+    stop_worker_heartbeat(sender)
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def json_logs(logger: object, **_: object) -> None:
+    """LOG_FORMAT=json: Celery's own handlers write the same JSON lines as the web's (xantuus/logs.py)."""
+    from xantuus.logs import use_json_if_configured
+
+    use_json_if_configured(logger)
+
+
+@task_postrun.connect
+def forget_log_ids(**_: object) -> None:
+    """The ids a task bound for its log lines end with it (a pool process runs many tasks)."""
+    from xantuus.logs import clear
+
+    clear()

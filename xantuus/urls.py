@@ -10,6 +10,7 @@ admin.site.login_form = AdminLoginForm
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("tasks_app.api.urls")),
+    path("", include("tasks_app.ops_urls")),  # /healthz, /readyz, /metrics, /ops/
     path("", include("tasks_app.page_urls")),
 ]
 

@@ -20,6 +20,7 @@ from .agent_serializers import (
     EventsQuerySerializer,
     EventsSerializer,
     ExecuteSerializer,
+    MetricsQuerySerializer,
     MetricsSerializer,
     ReplaySerializer,
     ResultSerializer,
@@ -146,6 +147,8 @@ class EventsView(JSONAPIView):
 
 
 class MetricsView(JSONAPIView):
-    @extend_schema(summary="Dashboard metrics of your tasks", responses={200: MetricsSerializer, **errors()})
+    @extend_schema(summary="Dashboard metrics of your runs", parameters=[MetricsQuerySerializer],
+                   responses={200: MetricsSerializer, **errors(400)})
     def get(self, request: Request) -> Response:
-        return Response(dashboard_metrics(user=request.user))
+        window = validated(MetricsQuerySerializer, request.query_params).validated_data["window"]
+        return Response(dashboard_metrics(user=request.user, window=window))

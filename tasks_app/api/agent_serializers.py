@@ -84,21 +84,38 @@ class EventsSerializer(serializers.Serializer):
 
 class AgentTypeMetricsSerializer(serializers.Serializer):
     agentType = serializers.CharField()
-    tasks = serializers.IntegerField()
+    runs = serializers.IntegerField(help_text="runs that ended in the window (every run of a task counts)")
+    tasks = serializers.IntegerField(help_text="distinct tasks among those runs")
     completed = serializers.IntegerField()
     failed = serializers.IntegerField()
-    avgDuration = serializers.IntegerField(help_text="milliseconds, completed runs")
-    successRate = serializers.FloatField(allow_null=True, help_text="0-100")
+    cancelled = serializers.IntegerField()
+    avgDuration = serializers.IntegerField(help_text="milliseconds, completed and failed runs")
+    successRate = serializers.FloatField(allow_null=True, help_text="completed / (completed + failed) runs, 0-100")
+    errorRate = serializers.FloatField(allow_null=True, help_text="failed / (completed + failed) runs, 0-100")
+    tokens = serializers.IntegerField()
+    retries = serializers.IntegerField(help_text="transient failures retried across the runs' steps")
+    credits = serializers.IntegerField(help_text="credits spent in the window (the credit ledger)")
+
+
+class MetricsQuerySerializer(serializers.Serializer):
+    window = serializers.ChoiceField(choices=["last24h", "last7d", "last30d"], default="last30d", required=False,
+                                     help_text="the span of the rates, runs and durations")
 
 
 class MetricsSerializer(serializers.Serializer):
-    activeAgents = serializers.IntegerField(help_text="tasks planning, executing or awaiting approval")
-    queueDepth = serializers.IntegerField(help_text="tasks pending, queued (waiting for a slot) or planning")
-    successRate = serializers.FloatField(allow_null=True, help_text="completed / finished, 0-100")
-    errorRate = serializers.FloatField(allow_null=True, help_text="failed / finished, 0-100")
-    byStatus = serializers.DictField(child=serializers.IntegerField())
+    activeAgents = serializers.IntegerField(help_text="runs planning or executing on a worker now")
+    queueDepth = serializers.IntegerField(help_text="runs waiting to run: queued for a slot, or admitted with no "
+                                                    "worker on them yet")
+    window = serializers.CharField(help_text="last24h, last7d or last30d")
+    runs = serializers.IntegerField(help_text="runs that ended in the window")
+    completed = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    successRate = serializers.FloatField(allow_null=True, help_text="completed / (completed + failed) runs, 0-100")
+    errorRate = serializers.FloatField(allow_null=True, help_text="failed / (completed + failed) runs, 0-100")
+    byStatus = serializers.DictField(child=serializers.IntegerField(), help_text="your tasks by status now")
     byAgentType = AgentTypeMetricsSerializer(many=True)
-    creditsUsed = serializers.DictField(child=serializers.IntegerField(), help_text="last24h, last7d, last30d")
+    creditsUsed = serializers.DictField(child=serializers.IntegerField(),
+                                        help_text="last24h, last7d, last30d, from the credit ledger")
 
 
 class RollbackSerializer(StrictSerializer):

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from agents.dispatch import INLINE
+from agents.metrics import record_run
 from tasks_app import lifecycle
 from tasks_app.models import Approval, Notification, Task, TaskExecution
 from tests.agents.helpers import seed_hn_plan
@@ -76,10 +77,12 @@ def test_dashboard_shows_metrics_recent_tasks_notifications_and_approvals(logged
                             question="step 2 wants to call email.send: email to more than 10 recipients")
     Notification.objects.create(user=user, task=finished, kind="completed", message="Daily HN Summary completed")
     Task.objects.create(user=intruder, title="Eve's secret task")
+    record_run(finished.id, "completed")  # what the engine writes as a run ends
     page = text_of(logged_in.get("/"))
-    for seen in ("Active agents 1", "Queue depth 0", "Success rate 100%", "Error rate 0%", "130 24h",
-                 "research 1 2.4 s 100%", "Daily HN Summary", "Mass mail", "email to more than 10 recipients",
-                 "Daily HN Summary completed"):
+    # waiting for a person is not running: no active agent
+    for seen in ("Active agents 0", "Queue depth 0", "Success rate 100%", "Error rate 0%", "Runs 1", "130 24h",
+                 "research 1 1 0 100% 2.4 s 0 0 130", "Daily HN Summary", "Mass mail",
+                 "email to more than 10 recipients", "Daily HN Summary completed"):
         assert seen in page, seen
     assert "Eve's secret task" not in page
     logged_in.post("/notifications/read")
