@@ -17,7 +17,7 @@ from django.utils import timezone
 from tasks_app import credit_ledger
 from tasks_app.models import AgentMetrics, Task, TaskExecution
 from tasks_app.ops_data import RunRecord
-from tasks_app.run_metrics import per_agent_type
+from tasks_app.run_metrics import RETRIED, per_agent_type
 
 AGGREGATE_EVERY_S = 60  # the embedded default's beat aggregates at most this often
 _last_aggregate = 0.0
@@ -29,7 +29,7 @@ def record_run(task_id: str, status: str) -> RunRecord | None:
     if task is None or task.attempts < 1:
         return None  # cancelled before it ever ran: no run to count
     steps = TaskExecution.objects.filter(task_id=task_id, run=task.attempts)
-    totals = steps.aggregate(n=Count("id"), retries=Sum("attempts"), first_at=Min("created_at"))
+    totals = steps.aggregate(n=Count("id"), retries=Sum(RETRIED), first_at=Min("created_at"))
     first = steps.order_by("step").values_list("action", flat=True).first() or ""
     asked = task.queued_at or task.started_at
     to_first = (int((totals["first_at"] - asked).total_seconds() * 1000)

@@ -11,7 +11,7 @@ from django.db.models import Avg, Count, Max, Q, Sum
 from .credit_ledger import CreditEntry
 from .models import DeadLetter, TaskExecution, ToolCircuit
 from .ops_data import RunRecord
-from .run_metrics import DEBITS, rate
+from .run_metrics import DEBITS, RETRIED, rate
 
 
 def busiest_users(*, start: datetime, end: datetime, limit: int = 10) -> list[dict[str, Any]]:
@@ -33,7 +33,7 @@ def slowest_actions(*, start: datetime, end: datetime, limit: int = 10) -> list[
     steps = TaskExecution.objects.filter(completed_at__gte=start, completed_at__lt=end)
     rows = steps.values("action").annotate(
         steps=Count("id"), avg=Avg("duration"), slowest=Max("duration"),
-        failed=Count("id", filter=Q(status="failed")), retries=Sum("attempts"),
+        failed=Count("id", filter=Q(status="failed")), retries=Sum(RETRIED),
     ).order_by("-avg", "action")[:limit]
     return [{"action": row["action"], "steps": row["steps"], "avgDuration": round(row["avg"] or 0),
              "maxDuration": row["slowest"] or 0, "failed": row["failed"], "retries": int(row["retries"] or 0)}

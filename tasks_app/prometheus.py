@@ -92,7 +92,7 @@ def _runs_and_steps() -> Iterator[Metric]:
     retries = CounterMetricFamily("xantuus_step_retries", "Transient failures retried, by action", labels=["action"])
     for step in finished_steps.values("action", "status").annotate(n=Count("id")).order_by("action", "status"):
         steps.add_metric([step["action"], step["status"]], step["n"])
-    for tried in TaskExecution.objects.values("action").annotate(r=Sum("attempts")).order_by("action"):
+    for tried in TaskExecution.objects.values("action").annotate(r=Sum(run_metrics.RETRIED)).order_by("action"):
         retries.add_metric([tried["action"]], tried["r"] or 0)
     yield steps
     yield retries

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Avg, Count, Q, QuerySet, Sum
+from django.db.models import Avg, Case, Count, F, Q, QuerySet, Sum, When
 from django.utils import timezone
 
 from .credit_ledger import CreditEntry
@@ -21,6 +21,9 @@ from .ops_data import RunRecord
 WINDOWS = {"last24h": timedelta(hours=24), "last7d": timedelta(days=7), "last30d": timedelta(days=30)}
 DEBITS = (CreditEntry.Reason.PLANNING, CreditEntry.Reason.TOOL, CreditEntry.Reason.TOKENS)
 FINISHED = (RunRecord.Status.COMPLETED, RunRecord.Status.FAILED)  # what the rates and durations count
+# A step's retries: TaskExecution.attempts counts its transient failures; a step that failed for good
+# was not retried after its last one.
+RETRIED = Case(When(status="failed", attempts__gt=0, then=F("attempts") - 1), default=F("attempts"))
 
 
 def rate(part: int, whole: int) -> float | None:
