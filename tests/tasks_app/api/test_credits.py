@@ -102,6 +102,8 @@ def test_the_ledger_is_paged_and_filtered(api, user):
     assert grants["count"] == 25 and grants["results"][0]["amount"] == 25
     refused = api.get("/api/credits/ledger", {"reason": "bonus"})
     assert refused.status_code == 400 and "reason" in refused.json()["error"]["fields"]
+    nul = api.get("/api/credits/ledger", {"taskId": "c0\x00"})
+    assert nul.status_code == 400 and "taskId" in nul.json()["error"]["fields"]
 
 
 @pytest.mark.parametrize("budget", [-5, "lots", 2_000_000_000])
