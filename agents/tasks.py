@@ -7,6 +7,7 @@ restarting) retries the task instead of failing the agent's run.
 """
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import shared_task
@@ -18,6 +19,7 @@ from xantuus import logs
 from . import heartbeats, metrics, orchestrator, schedules
 from .errors import DATABASE_DOWN
 
+log = logging.getLogger(__name__)
 RETRY_ON_DB_DOWN: dict[str, Any] = {
     "autoretry_for": DATABASE_DOWN, "retry_backoff": 0.5, "retry_backoff_max": 5, "retry_jitter": True,
     "max_retries": 60, "ignore_result": True,
@@ -28,14 +30,18 @@ RETRY_ON_DB_DOWN: dict[str, Any] = {
 def plan_task(task_id: str) -> str:
     close_old_connections()
     logs.bind(taskId=task_id)  # cleared after every task (xantuus/celery.py)
-    return orchestrator.plan(task_id)
+    outcome = orchestrator.plan(task_id)
+    log.info("planning of task %s: %s", task_id, outcome, extra={"outcome": outcome})
+    return outcome
 
 
 @shared_task(name="agents.tasks.run_step", **RETRY_ON_DB_DOWN)
 def run_step(task_id: str) -> str:
     close_old_connections()
     logs.bind(taskId=task_id)
-    return orchestrator.step(task_id)
+    outcome = orchestrator.step(task_id)  # the executor binds the run and step it ran
+    log.info("step of task %s: %s", task_id, outcome, extra={"outcome": outcome})
+    return outcome
 
 
 @shared_task(name="agents.tasks.sweep", ignore_result=True)
