@@ -26,6 +26,7 @@ TOOL_MODULES = [
     "tools.code",
     "tools.data",
     "tools.image",
+    "tools.prices",
 ]
 
 
