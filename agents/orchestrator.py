@@ -22,7 +22,7 @@ from .executor import run_step
 from .finish import fail_task
 from .llm import get_provider
 from .planner import plan_task
-from .replan import retry_planning_later
+from .replan import charge_gave_up, retry_planning_later
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ def plan(task_id: str) -> str:
     except Exception as exc:
         if retry_planning_later(task, token, exc):
             return "retry-scheduled"
+        charge_gave_up(task, token, exc, at_step=0)  # a model that gave no valid plan still spent tokens
         fail_task(task_id, token, f"planning failed: {describe(exc)}")
         return "failed"
     elapsed = int((time.monotonic() - started) * 1000)

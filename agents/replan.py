@@ -22,8 +22,9 @@ from django.db import transaction
 from tasks_app import credit_ledger, leases
 from tasks_app.credit_ledger import CreditEntry
 from tasks_app.models import Task
+from tasks_app.redact import redact_output
 
-from . import estimates, model_planner, plan_prompt, plan_record
+from . import credits, estimates, model_planner, plan_prompt, plan_record
 from .adapt import adapted_plan
 from .dispatch import enqueue
 from .errors import DATABASE_DOWN, EngineError, ErrorKind, classify, describe
@@ -31,13 +32,12 @@ from .expressions import references
 from .finish import complete_task, fail_task
 from .llm import get_provider
 from .llm.base import LLMUnavailable
-from .model_planner import Outcome
+from .model_planner import Outcome, PlanningFailed
 from .plan import Plan
-from .planner import base_plan, checked, connected_accounts, guidance, is_reactive, meta
-from .redact import redact_output
+from .planner import PLANNING_CREDITS, base_plan, checked, connected_accounts, guidance, is_reactive, meta
 
 if TYPE_CHECKING:
-    from .executor import Attempt
+    from .attempt import Attempt
 
 
 def mark(task: Task, attempt: Attempt) -> dict[str, Any]:
@@ -121,6 +121,8 @@ def _enabled(task: Task) -> bool:
 def run(task: Task, token: str, steps: list[dict[str, Any]]) -> str:
     """The wake-up after a step marked the plan pending: ask the model, store what it decided."""
     due = pending(task) or {}
+    if credits.pause_if_over(task, token, PLANNING_CREDITS, f"replanning after step {due.get('atStep')}"):
+        return "paused-credit-limit"  # resuming replans then
     started = time.monotonic()
     try:
         with leases.keep_alive(task.id, token):
@@ -130,6 +132,7 @@ def run(task: Task, token: str, steps: list[dict[str, Any]]) -> str:
     except Exception as exc:
         if classify(exc) == ErrorKind.TRANSIENT and int(due.get("retries") or 0) < settings.AGENT_MAX_RETRIES:
             return _retry(task, token, due)
+        charge_gave_up(task, token, exc, at_step=int(due.get("atStep") or 0))
         fail_task(task.id, token, f"replanning after step {due.get('atStep')} failed: {describe(exc)}")
         return "failed"
     return _apply(task, token, steps, due, outcome, int((time.monotonic() - started) * 1000))
@@ -226,9 +229,24 @@ def _note(due: dict[str, Any], outcome: Outcome, credits: int, *, kept: bool) ->
     return entry
 
 
-def _debit(task: Task, at: int, credits: int, outcome: Outcome) -> None:
-    credit_ledger.debit(task=task, run=task.attempts, step=at, reason=CreditEntry.Reason.PLANNING, amount=credits,
-                        action=f"{'replan' if at else 'plan'}", model=outcome.model[:100],
+def charge_gave_up(task: Task, token: str, exc: BaseException, *, at_step: int) -> None:
+    """A planning conversation that gave up (no valid plan) still spent its tokens: record and charge them."""
+    if not isinstance(exc, PlanningFailed) or not exc.input_tokens + exc.output_tokens:
+        return
+    spent = Outcome("failed", input_tokens=exc.input_tokens, output_tokens=exc.output_tokens,
+                    model=model_planner.planning_model(task.agent_model))
+    cost = estimates.credits_for_tokens(spent.model, spent.input_tokens, spent.output_tokens)
+    with transaction.atomic():
+        Task.objects.filter(id=task.id, lease_owner=token).update(
+            plan_tokens=task.plan_tokens + spent.tokens, plan_credits=task.plan_credits + cost,
+            total_tokens=task.total_tokens + spent.tokens, total_credits=task.total_credits + cost)
+        _debit(task, at_step, cost, spent)
+
+
+def _debit(task: Task, at: int, amount: int, outcome: Outcome) -> None:
+    """The planning call's charge in the ledger, once per run and step (0: the run's first plan)."""
+    credit_ledger.debit(task=task, run=task.attempts, step=at, reason=CreditEntry.Reason.PLANNING, amount=amount,
+                        action="replan" if at else "plan", model=outcome.model[:100],
                         input_tokens=outcome.input_tokens, output_tokens=outcome.output_tokens)
 
 

@@ -63,7 +63,8 @@ def result_for(agent_type: str | None, plan: dict[str, Any], steps: list[dict[st
     ids = [s.get("id") or f"step{n}" for n, s in enumerate(plan.get("steps", []), start=1)]
     outputs = {ids[row["step"] - 1] if row["step"] <= len(ids) else f"step{row['step']}": row["output"]
                for row in steps}
-    module = load(agent_type) if agent_type in TYPE_MODULES else None
+    templated = (plan.get("planning") or {}).get("by") != "model"  # a model's plan has its own steps and ids
+    module = load(agent_type) if agent_type in TYPE_MODULES and templated else None
     shape = getattr(module, "shape_result", None)
     if shape is not None:
         return dict(shape(outputs))

@@ -87,6 +87,8 @@ def test_a_plan_still_invalid_after_the_replans_fails_clearly(user, hn_server, f
     assert task.error.startswith("planning failed: the model gave no valid plan in 2 tries (AGENT_MAX_REPLANS): ")
     assert "step 1 (http.get): refers to 'step2', which is not an earlier step" in task.error
     assert len(fake_anthropic.message_requests) == 2 and TaskExecution.objects.filter(task=task).count() == 0
+    assert task.plan_tokens > 0 and task.plan_credits > 0, "the tries spent tokens, and they are charged"
+    assert task.total_credits == task.plan_credits
 
 
 def test_a_reference_that_does_not_resolve_replans_the_rest_and_the_task_completes(user, hn_server, fake_anthropic):
@@ -241,6 +243,7 @@ def test_a_typed_agent_is_planned_by_the_model_with_its_template_as_guidance(use
     asked = fake_anthropic.message_requests[0].messages[0]["content"]
     assert "This is a research agent." in asked and '"action": "ai.summarize"' in asked
     assert PlanVersion.objects.get(task=task).source == "model"
+    assert len(task.result["outputs"]["stories"]) == 2, "the model's own steps, not the template's result shape"
 
 
 def test_a_bad_planning_mode_is_refused_at_creation(user):
