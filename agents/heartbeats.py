@@ -10,7 +10,6 @@ import logging
 import os
 import socket
 import threading
-import time
 from datetime import datetime
 from typing import Any
 
@@ -22,8 +21,6 @@ from tasks_app.ops_data import WorkerHeartbeat
 
 log = logging.getLogger(__name__)
 BEAT = "beat"
-BEAT_WRITE_EVERY_S = 5.0  # beat ticks every WORKER_POLL_INTERVAL; the row needs no finer grain
-_last_beat_write = 0.0
 _stop = threading.Event()
 
 
@@ -52,13 +49,11 @@ def report(name: str, *, kind: str, queues: list[str], concurrency: int, active:
 
 
 def beat_tick() -> None:
-    """Beat's sweeper ran (celery-beat's schedule, or the embedded runner's); written every few seconds."""
-    global _last_beat_write
-    if time.monotonic() - _last_beat_write < BEAT_WRITE_EVERY_S:
-        return
-    _last_beat_write = time.monotonic()
-    WorkerHeartbeat.objects.update_or_create(name=BEAT, defaults={
-        "kind": WorkerHeartbeat.Kind.BEAT, "pid": os.getpid(), "last_seen": timezone.now(), "stopped_at": None})
+    """Beat's sweeper ran (celery-beat's schedule, or the embedded runner's): one UPDATE of one row."""
+    now = timezone.now()
+    if not WorkerHeartbeat.objects.filter(name=BEAT).update(last_seen=now, pid=os.getpid(), stopped_at=None):
+        WorkerHeartbeat.objects.get_or_create(name=BEAT, defaults={"kind": WorkerHeartbeat.Kind.BEAT,
+                                                                   "pid": os.getpid(), "last_seen": now})
 
 
 def _celery_active() -> tuple[list[dict[str, Any]], int]:
@@ -108,14 +103,11 @@ def stop_worker_heartbeat(worker: Any) -> None:
 
 INLINE_NAME = f"inline@{socket.gethostname()}:{os.getpid()}"
 _inline_started = timezone.now()
-_last_inline_write = 0.0
 
 
 def inline_tick() -> None:
-    """The embedded runner is the worker: it reports itself with each sweep, every few seconds."""
-    global _last_inline_write
-    if time.monotonic() - _last_inline_write < min(interval_s(), BEAT_WRITE_EVERY_S):
-        return
-    _last_inline_write = time.monotonic()
-    report(INLINE_NAME, kind=WorkerHeartbeat.Kind.INLINE, queues=[f"agent.{p}" for p in settings.PRIORITIES],
-           concurrency=1, active=[], processed=0, started_at=_inline_started)
+    """The embedded runner is the worker: it reports itself with each sweep."""
+    if not WorkerHeartbeat.objects.filter(name=INLINE_NAME).update(last_seen=timezone.now(), stopped_at=None,
+                                                                    load=_load()):
+        report(INLINE_NAME, kind=WorkerHeartbeat.Kind.INLINE, queues=[f"agent.{p}" for p in settings.PRIORITIES],
+               concurrency=1, active=[], processed=0, started_at=_inline_started)

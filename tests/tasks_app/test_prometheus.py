@@ -8,8 +8,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tasks_app import credit_ledger, services
 from tasks_app.models import TaskExecution
-from tasks_app.ops_data import RunRecord
-from tests.agents.helpers import run_inline
+from tasks_app.ops_data import RunRecord, WorkerHeartbeat
+from tests.agents.helpers import run_inline, wait_for
 
 
 def two_step_plan(url: str) -> dict:
@@ -46,6 +46,8 @@ def test_metrics_hold_the_runs_steps_retries_credits_and_queue_after_known_runs(
     hn_server.fail_next["/item/9001.json"] = [503, 503]  # gives up at step 2
     assert run_inline(task).status == "failed"
     services.task_create(user=user, title="never run", plan=two_step_plan(hn_server.url))
+    wait_for(lambda: WorkerHeartbeat.objects.filter(kind="inline").exists() and WorkerHeartbeat.objects.filter(
+        kind="beat").exists(), what="the runner's sweep to report it and beat's tick")
 
     families = scrape(client)
     expected = {"xantuus_active_agents": "gauge", "xantuus_queue_depth": "gauge", "xantuus_success_ratio": "gauge",
