@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from tasks_app.control_data import AuditEntry
 
-from .schema import errors
+from .schema import errors, page_of
 from .views import JSONAPIView, Pagination, user_of
 
 
@@ -31,11 +31,7 @@ class AuditEntrySerializer(serializers.Serializer):
     details = serializers.JSONField(help_text="what changed, secrets masked")
 
 
-class AuditPageSerializer(serializers.Serializer):
-    count = serializers.IntegerField()
-    next = serializers.CharField(allow_null=True)
-    previous = serializers.CharField(allow_null=True)
-    results = AuditEntrySerializer(many=True)
+AuditPageSerializer = page_of(AuditEntrySerializer)
 
 
 class AuditListView(JSONAPIView):

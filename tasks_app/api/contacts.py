@@ -21,7 +21,7 @@ from tasks_app.agent_data import Contact
 
 from .errors import error_body, summary
 from .fields import StrictCharField
-from .schema import errors, obj
+from .schema import errors, obj, page_of
 from .views import JSONAPIView, Pagination, user_of, validated
 
 MAX_BATCH = 1000
@@ -65,11 +65,7 @@ class UpsertResultSerializer(serializers.Serializer):
     encoding = serializers.CharField(required=False, help_text="CSV import: the encoding the file was read in")
 
 
-class ContactPageSerializer(serializers.Serializer):
-    count = serializers.IntegerField()
-    next = serializers.URLField(allow_null=True)
-    previous = serializers.URLField(allow_null=True)
-    results = ContactSerializer(many=True)
+ContactPageSerializer = page_of(ContactSerializer)
 
 
 class ContactQuerySerializer(serializers.Serializer):

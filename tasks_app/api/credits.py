@@ -15,7 +15,7 @@ from tasks_app import credits
 from tasks_app.credit_ledger import CreditEntry
 
 from .fields import StrictCharField
-from .schema import errors
+from .schema import errors, page_of
 from .views import MAX_ID, JSONAPIView, Pagination, user_of, validated
 
 
@@ -53,11 +53,7 @@ class LedgerEntrySerializer(serializers.Serializer):
     note = serializers.CharField(allow_blank=True)
 
 
-class LedgerPageSerializer(serializers.Serializer):
-    count = serializers.IntegerField()
-    next = serializers.CharField(allow_null=True)
-    previous = serializers.CharField(allow_null=True)
-    results = LedgerEntrySerializer(many=True)
+LedgerPageSerializer = page_of(LedgerEntrySerializer)
 
 
 class LedgerQuerySerializer(serializers.Serializer):

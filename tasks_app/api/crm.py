@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from tasks_app import crm
 from tasks_app.agent_data import Lead
 
-from .schema import errors
+from .schema import errors, page_of
 from .views import MAX_ID, JSONAPIView, Pagination, user_of
 
 ORDERING = {"email": "email", "-email": "-email", "updatedAt": "updated_at", "-updatedAt": "-updated_at",
@@ -34,11 +34,7 @@ class LeadSerializer(serializers.Serializer):
     updatedAt = serializers.CharField()
 
 
-class LeadPageSerializer(serializers.Serializer):
-    count = serializers.IntegerField()
-    next = serializers.CharField(allow_null=True)
-    previous = serializers.CharField(allow_null=True)
-    results = LeadSerializer(many=True)
+LeadPageSerializer = page_of(LeadSerializer)
 
 
 def owned_lead(request: Request, lead_id: str) -> Lead:

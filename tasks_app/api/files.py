@@ -19,7 +19,7 @@ from tasks_app import uploads
 from tasks_app.agent_data import Upload
 
 from .errors import error_body
-from .schema import ErrorSerializer, errors, obj
+from .schema import ErrorSerializer, errors, obj, page_of
 from .views import MAX_ID, JSONAPIView, Pagination, user_of
 
 
@@ -32,11 +32,7 @@ class FileSerializer(serializers.Serializer):
     taskId = serializers.CharField(required=False, help_text="the task that made it, for a task's output")
 
 
-class FilePageSerializer(serializers.Serializer):
-    count = serializers.IntegerField()
-    next = serializers.CharField(allow_null=True)
-    previous = serializers.CharField(allow_null=True)
-    results = FileSerializer(many=True)
+FilePageSerializer = page_of(FileSerializer)
 
 
 def owned_file(request: Request, file_id: str) -> Upload:

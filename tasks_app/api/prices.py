@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from tasks_app.agent_data import PriceObservation
 
-from .schema import errors
+from .schema import errors, page_of
 from .views import MAX_ID, JSONAPIView, Pagination, user_of
 
 
@@ -32,11 +32,7 @@ class PriceReadingSerializer(serializers.Serializer):
     observedAt = serializers.CharField()
 
 
-class PriceReadingPageSerializer(serializers.Serializer):
-    count = serializers.IntegerField()
-    next = serializers.CharField(allow_null=True)
-    previous = serializers.CharField(allow_null=True)
-    results = PriceReadingSerializer(many=True)
+PriceReadingPageSerializer = page_of(PriceReadingSerializer)
 
 
 def describe(row: PriceObservation) -> dict[str, Any]:

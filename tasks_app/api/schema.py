@@ -36,3 +36,11 @@ def errors(*codes: int, authenticated: bool = True) -> dict[int, Any]:
 
 def obj(name: str, **fields: serializers.Field) -> Any:
     return inline_serializer(name=name, fields=fields)
+
+
+def page_of(item: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    """The schema of one page of `item`s as Pagination answers it (count, next, previous, results)."""
+    name = item.__name__.removesuffix("Serializer") + "PageSerializer"
+    fields = {"count": serializers.IntegerField(), "next": serializers.URLField(allow_null=True),
+              "previous": serializers.URLField(allow_null=True), "results": item(many=True)}
+    return type(name, (serializers.Serializer,), fields)

@@ -20,7 +20,7 @@ from tasks_app import notification_prefs, webhooks
 from tasks_app.control_data import WEBHOOK_EVENTS, WebhookDelivery, WebhookEndpoint
 
 from .fields import StrictCharField, StrictSerializer
-from .schema import errors
+from .schema import errors, page_of
 from .views import MAX_ID, JSONAPIView, Pagination, user_of, validated
 
 EVENTS = serializers.ListField(child=serializers.ChoiceField(choices=list(WEBHOOK_EVENTS)), max_length=10,
@@ -78,11 +78,7 @@ class DeliverySerializer(serializers.Serializer):
     attemptLog = AttemptSerializer(source="attempt_rows.all", many=True)
 
 
-class DeliveryPageSerializer(serializers.Serializer):
-    count = serializers.IntegerField()
-    next = serializers.CharField(allow_null=True)
-    previous = serializers.CharField(allow_null=True)
-    results = DeliverySerializer(many=True)
+DeliveryPageSerializer = page_of(DeliverySerializer)
 
 
 def owned_webhook(request: Request, webhook_id: str) -> WebhookEndpoint:
