@@ -28,7 +28,7 @@ from xantuus import logs
 
 from . import circuit, credits, react, replan
 from .adapt import adapted_plan, can_adapt, goal_of
-from .approvals import gate, hold_unknown_outcome
+from .approvals import decided, gate, hold_unknown_outcome
 from .errors import DATABASE_DOWN, EngineError, ErrorKind, classify, describe
 from .expressions import resolve
 from .finish import complete_task, fail_task, unmet_goal
@@ -122,9 +122,12 @@ def _leased_step(task_id: str, token: str) -> str:
     attempt.retries = existing.attempts if existing else 0
     attempt.plan_version = version_of(task.plan)
     attempt.deadline = started + (settings.AGENT_TIMEOUT_MS - task.execution_time) / 1000
-    if attempt.error is None and attempt.output is None and not gate(task, token, number, attempt.action,
-                                                                      attempt.params):
-        return "awaiting-approval"
+    if attempt.error is None and attempt.output is None:
+        verdict = gate(task, token, attempt)  # bound to this exact call; an edit a person approved runs instead
+        if verdict.waiting:
+            return "awaiting-approval"
+        attempt.params = verdict.params if verdict.params is not None else attempt.params
+        attempt.output = verdict.skipped
     _act(task, token, attempt, existing)
     attempt.token_credits = credits.tokens_cost(task, attempt)
     attempt.duration_ms = int((time.monotonic() - started) * 1000)
@@ -172,6 +175,11 @@ def _reason(task: Task, number: int, steps: list[dict[str, Any]]) -> Attempt | N
     """The next action (or the model's final answer) as an Attempt; None when the plan is done."""
     plan = task.plan or {}
     if is_reactive(plan):
+        held = decided(task, number)  # a person decided this step's call: it runs as approved, the model unasked
+        if held is not None:
+            return Attempt(number, held.action, held.params, held.reasoning, tokens=held.tokens,
+                           output_tokens=held.output_tokens, output=held.output, error=held.error,
+                           kind=ErrorKind.TOOL if held.error else None)
         try:
             decision = react.decide(get_provider(), goal=goal_of(task), steps=steps, model=task.agent_model,
                                     tools=(task.agent_config or {}).get("tools"))

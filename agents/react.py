@@ -17,7 +17,9 @@ SYSTEM = (
     "You are an autonomous agent of the Xantuus engine. Reach the user's goal by calling the tools, "
     "one at a time. Think briefly before each call. When a tool fails, read the error and adapt: try "
     "another approach or another tool. When you are done, call the `finish` tool: goalMet true with the "
-    "final result when the goal is reached, goalMet false with the reason when it cannot be reached."
+    "final result when the goal is reached, goalMet false with the reason when it cannot be reached. "
+    "Before a critical or uncertain action, call `ask_person` to ask the user (free text or choices) and "
+    "act on the answer. A call a person rejected comes back as an error with their reason: take another route."
 )
 FINISH = "finish"
 FINISH_TOOL = {
@@ -27,6 +29,17 @@ FINISH_TOOL = {
     "input_schema": {"type": "object", "additionalProperties": False, "required": ["goalMet", "result"],
                      "properties": {"goalMet": {"type": "boolean", "description": "Was the user's goal reached?"},
                                     "result": {"type": "string", "description": "The final answer, or why not"}}},
+}
+# Asking a person: the task waits in awaiting_approval; the answer is the step's result (agents/approvals.py).
+ASK_PERSON = "ask_person"
+ASK_TOOL = {
+    "name": ASK_PERSON,
+    "description": "Ask the user a question and wait for the answer (free text, or one of `choices`), e.g. "
+                   "before a critical action. The answer comes back as this call's result.",
+    "input_schema": {"type": "object", "additionalProperties": False, "required": ["question"],
+                     "properties": {"question": {"type": "string", "maxLength": 4000},
+                                    "choices": {"type": "array", "maxItems": 20,
+                                                "items": {"type": "string", "maxLength": 200}}}},
 }
 MAX_OBSERVATION_CHARS = 20_000
 
@@ -72,7 +85,7 @@ def history(goal: str, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def decide(provider: Provider, *, goal: str, steps: list[dict[str, Any]], model: str | None,
            tools: list[str] | None = None) -> Decision:
     response = provider.complete(
-        system=SYSTEM, messages=history(goal, steps), tools=[*registry.llm_schemas(tools), FINISH_TOOL],
+        system=SYSTEM, messages=history(goal, steps), tools=[*registry.llm_schemas(tools), ASK_TOOL, FINISH_TOOL],
         model=model, max_tokens=2048,
     )
     if not response.tool_calls:

@@ -272,6 +272,7 @@ class ToolCircuitAdmin(admin.ModelAdmin):
 
 
 from . import (  # noqa: E402  (each module registers its models)
+    admin_approvals,  # noqa: F401  (Approval: decide as the inbox does; ApprovalPolicy overrides)
     admin_contacts,  # noqa: F401  (Contact and Delivery)
     admin_control,  # noqa: F401  (AuditEntry, WebhookEndpoint and WebhookDelivery)
     admin_credits,  # noqa: F401  (CreditEntry: the ledger, and grants)

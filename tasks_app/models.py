@@ -247,39 +247,93 @@ class Notification(models.Model):
 
 
 class Approval(models.Model):
-    """A question for a person before (policy) or after (unknown outcome) a step's action."""
+    """A question for a person before (policy, checkpoint, the agent's own question) or after
+    (unknown outcome) a step's action. A policy approval is bound to the exact call: its
+    action and the hash of its full input; the input shown is redacted, the one that runs
+    (the model's decision, an edit) is kept sealed (tools/sealing.py)."""
 
     class Kind(models.TextChoices):
-        POLICY = "policy"  # an approval policy matched: act only once approved
+        POLICY = "policy"  # an approval policy matched (or the plan step requires approval): act only once approved
         UNKNOWN_OUTCOME = "unknown_outcome"  # an irreversible call began and was never recorded
+        QUESTION = "question"  # the agent asked a person (ask_person); the answer is the step's result
 
     class Status(models.TextChoices):
         PENDING = "pending"
         APPROVED = "approved"
         REJECTED = "rejected"
+        EXPIRED = "expired"  # nobody decided within AGENT_APPROVAL_TTL_S: the task was cancelled
+
+    class Scope(models.TextChoices):
+        STEP = "step"  # this one call
+        RUN = "run"  # every call of the run to the listed recipients (a campaign of one-recipient sends)
 
     id = models.CharField(primary_key=True, max_length=32, default=new_id, editable=False)
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="approvals")
     run = models.IntegerField()
     step = models.IntegerField()
     kind = models.CharField(max_length=20, choices=Kind.choices)
-    policy = models.CharField(max_length=50, blank=True, default="")
+    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.STEP)
+    policy = models.CharField(max_length=200, blank=True, default="")  # the matching policies' names, comma-separated
+    why = models.TextField(blank=True, default="")  # why they matched, in facts about the input
     action = models.CharField(max_length=100, blank=True, default="")
+    input = models.JSONField(null=True, blank=True)  # the call's input as shown (redacted)
+    input_hash = models.CharField(max_length=64, blank=True, default="")  # sha256 of the full input's canonical JSON
+    decision = models.JSONField(null=True, blank=True)  # a model-driven step: the model's action, params, reasoning
+    sealed = models.TextField(blank=True, default="")  # what runs once approved (full input, decision), sealed
+    edited_input = models.JSONField(null=True, blank=True)  # approved with an edit: the edit as shown (redacted)
+    edited_hash = models.CharField(max_length=64, blank=True, default="")
+    edited_policies = models.JSONField(default=list, blank=True)  # the policies the edit matched when re-checked
+    recipients = models.JSONField(default=list, blank=True)  # every address the call (or the run) writes to
+    covers = models.JSONField(default=list, blank=True)  # run scope: the step numbers it approves
+    irreversible = models.BooleanField(default=False)  # the action cannot be undone
     question = models.TextField()
+    choices = models.JSONField(default=list, blank=True)  # a question's choices (empty: free text)
+    answer = models.TextField(blank=True, default="")  # a question's answer
+    reason = models.TextField(blank=True, default="")  # a rejection's reason, given to the model or the trace
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     done = models.BooleanField(null=True, blank=True)  # unknown outcome: the person's answer
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="approval_decisions")
     decided_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["task", "run", "step", "kind"], name="one_approval_per_step")]
-        indexes = [models.Index(fields=["status", "created_at"])]
+        # one open question per step; decided ones stay as the record of what was approved
+        constraints = [models.UniqueConstraint(fields=["task", "run", "step", "kind"], condition=models.Q(
+            status="pending"), name="one_pending_approval_per_step")]
+        indexes = [models.Index(fields=["status", "created_at"]), models.Index(fields=["status", "expires_at"])]
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"{self.kind} approval of task {self.task_id} step {self.step} ({self.status})"
+
+
+class ApprovalPolicy(models.Model):
+    """A user's (or one of their projects') override of an approval policy, by name: a rule replaces
+    the default of that name (settings.AGENT_APPROVAL_POLICIES) or adds one; disabled drops it."""
+
+    id = models.CharField(primary_key=True, max_length=32, default=new_id, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="approval_policies")
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="approval_policies")
+    name = models.CharField(max_length=50)
+    enabled = models.BooleanField(default=True)
+    rule = models.JSONField(default=dict, blank=True)  # agents/policies.py: actions, sideEffects, outside, ...
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "name"], condition=models.Q(project__isnull=True),
+                                    name="one_user_policy_per_name"),
+            models.UniqueConstraint(fields=["user", "project", "name"], name="one_project_policy_per_name"),
+        ]
+        ordering = ["name"]
+        verbose_name_plural = "approval policies"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({'project ' + self.project_id if self.project_id else 'user'} {self.user_id})"
 
 
 class DeadLetter(models.Model):

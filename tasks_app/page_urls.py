@@ -2,7 +2,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import oauth, pages, unsubscribe
+from . import approval_pages, oauth, pages, unsubscribe
 from .login_forms import LoginView
 
 urlpatterns = [
@@ -14,6 +14,8 @@ urlpatterns = [
     path("tasks/<str:task_id>/", pages.task_detail, name="task-detail-page"),
     path("tasks/<str:task_id>/live", pages.task_live, name="task-live"),
     path("notifications/read", pages.notifications_read, name="notifications-read"),
+    path("approvals/", approval_pages.inbox, name="approvals-page"),
+    path("approvals/<str:approval_id>/decide", approval_pages.decide, name="approval-decide-page"),
     path("connect/google/", oauth.connect_google, name="connect-google"),
     path("connect/google/callback", oauth.connect_google_callback, name="connect-google-callback"),
     path("connect/google/disconnect", oauth.disconnect_google, name="disconnect-google"),

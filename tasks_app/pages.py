@@ -109,6 +109,7 @@ def _task_context(task: Task) -> dict[str, Any]:
         "task": task, "progress": selectors.task_progress(task), "steps": list(selectors.task_steps(task)),
         "approvals": list(Approval.objects.filter(task=task, status=Approval.Status.PENDING)),
         "finished": task.status in TERMINAL,
+        "irreversible": selectors.task_irreversible_steps(task) if task.status not in TERMINAL else [],
     }
 
 

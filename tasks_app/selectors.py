@@ -6,6 +6,9 @@ from typing import Any
 from django.db.models import QuerySet
 
 from agents.credits import estimate
+from agents.planner import is_reactive
+from agents.policies import irreversible_steps
+from agents.types import build_plan
 
 from .models import Approval, Notification, PlanVersion, Task, TaskExecution
 
@@ -26,8 +29,19 @@ def task_status(task: Task) -> dict[str, Any]:
         "taskId": task.id, "status": task.status, "currentStep": task.current_step, "totalSteps": task.total_steps,
         "progress": task_progress(task), "executionTime": task.execution_time, "creditsUsed": task.total_credits,
         "tokensUsed": task.total_tokens, "error": task.error, "pauseReason": task.pause_reason or None,
-        "creditBudget": task.credit_budget, **task_estimate(task),
+        "creditBudget": task.credit_budget, **task_estimate(task), "irreversibleSteps": task_irreversible_steps(task),
     }
+
+
+def task_irreversible_steps(task: Task) -> list[dict[str, Any]]:
+    """The steps of the task's plan (its type's template before it is planned) that cannot be undone."""
+    plan = task.plan
+    if not plan and task.agent_type:
+        try:
+            plan = build_plan(task.agent_type, task.agent_config, goal=task.title).to_json()  # type: ignore[arg-type]
+        except Exception:  # an invalid config is reported when the run plans
+            plan = None
+    return [] if is_reactive(plan or {}) else irreversible_steps(plan)
 
 
 def task_estimate(task: Task) -> dict[str, int | None]:
@@ -77,6 +91,13 @@ def task_steps(task: Task) -> QuerySet[TaskExecution]:
 
 def approvals_pending_for_user(*, user: Any) -> QuerySet[Approval]:
     return Approval.objects.filter(task__user=user, status=Approval.Status.PENDING).select_related("task")
+
+
+def approvals_for_user(*, user: Any, status: str = "pending", task_id: str | None = None) -> QuerySet[Approval]:
+    """The user's approvals across their tasks (the inbox), newest first; status "all" for every one."""
+    rows = Approval.objects.filter(task__user=user).select_related("task", "decided_by").order_by("-created_at")
+    rows = rows if status == "all" else rows.filter(status=status)
+    return rows.filter(task_id=task_id) if task_id else rows
 
 
 def approvals_for_user(*, user: Any, status: str = "pending", task_id: str | None = None) -> QuerySet[Approval]:

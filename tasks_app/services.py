@@ -230,18 +230,23 @@ def project_delete(*, project: Project) -> None:
 # --- The durable queue: approvals and dead letters. ----------------------------------------
 
 
-def approval_decide(*, approval: Approval, approve: bool, done: bool | None = None,
-                    user: User | None = None) -> Approval:
-    """A person's answer. Policy gate: approve lets the step act, reject cancels the task.
-    Unknown outcome: approve with done=True settles the step as done (not repeated), with
-    done=False runs it again; reject cancels the task."""
+def approval_decide(*, approval: Approval, approve: bool, done: bool | None = None, user: User | None = None,
+                    input: dict[str, Any] | None = None, reason: str = "", answer: str | None = None) -> Approval:
+    """A person's answer. Policy gate: approve lets the exact call act (with `input`: the edited
+    input, validated and re-checked, runs instead); reject cancels a plan-driven run with `reason`
+    in its trace, or gives a model-driven run the reason as the step's result. A question of the
+    agent: approve with `answer`. Unknown outcome: approve with done=True settles the step as done
+    (not repeated), with done=False runs it again; reject cancels the task."""
     try:
-        decided = approvals.decide(approval, approve=approve, done=done, user=user)
+        decided = approvals.decide(approval, approve=approve, done=done, user=user, input=input, reason=reason,
+                                   answer=answer)
     except approvals.ApprovalError as exc:
-        raise InvalidTask("done" if "done=" in str(exc) else "approval", str(exc)) from None
+        raise InvalidTask(exc.field, str(exc)) from None
     audit.record("approval.decided", owner_id=approval.task.user_id, target_type="approval", target_id=approval.id,
                  details={"taskId": approval.task_id, "step": approval.step, "action": approval.action,
-                          "policy": approval.policy, "approve": approve, "done": done})
+                          "policy": approval.policy, "approve": approve, "done": done,
+                          "editedInput": decided.edited_input, "reason": decided.reason,
+                          "answer": decided.answer or None})
     return decided
 
 

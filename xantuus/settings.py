@@ -247,18 +247,24 @@ AGENT_WEBHOOK_TIMEOUT_S = env_int("AGENT_WEBHOOK_TIMEOUT_S", 10)
 AGENT_WEBHOOK_MAX_ATTEMPTS = env_int("AGENT_WEBHOOK_MAX_ATTEMPTS", 10)
 AGENT_WEBHOOK_RETRY_BASE_S = float(os.environ.get("AGENT_WEBHOOK_RETRY_BASE_S", "30"))
 AGENT_WEBHOOK_RETRY_MAX_S = float(os.environ.get("AGENT_WEBHOOK_RETRY_MAX_S", "21600"))
-# Approval policies (the seed's "Approval Requirements"), as data: agents/approvals.py reads them.
-# A policy matches an action by name ("tool.action", "tool.*", "*.delete") and optional conditions.
+# Approval policies (the seed's "Approval Requirements"), as data: agents/policies.py matches them on
+# the side-effect class and facts about the input (an outside system, a deletion, the run's
+# recipients), every condition of a policy must hold. These are the defaults; a user's or a
+# project's ApprovalPolicy rows override them by name. See docs/guarantees.md "Approvals".
 AGENT_APPROVAL_POLICIES = [
     {"name": "payments", "actions": ["payment.*", "payments.*", "*.charge", "*.pay", "*.refund"],
      "reason": "financial transactions require approval"},
-    {"name": "mass-email", "actions": ["email.send", "campaign.send"], "min_recipients": 11,
+    {"name": "mass-email", "side_effects": ["write", "irreversible"], "min_recipients": 11,
      "reason": "email to more than 10 recipients requires approval"},
-    {"name": "data-deletion", "actions": ["*.delete"], "reason": "data deletion requires approval"},
-    {"name": "external-writes", "actions": ["http.post", "http.put", "http.patch", "http.delete"],
-     "except_hosts": env_list("AGENT_WRITE_TRUSTED_HOSTS"),
-     "reason": "external API calls with write access require approval"},
+    {"name": "data-deletion", "deletion": True, "reason": "data deletion requires approval"},
+    # AGENT_DATABASES connections are the operator's own databases: trusted unless an override says otherwise
+    {"name": "external-writes", "side_effects": ["write", "irreversible"], "outside": True,
+     "except_connections": ["*"], "reason": "external API calls with write access require approval"},
 ]
+# Hosts whose writes (http, browser submits, Google APIs) are not "outside" for external-writes.
+AGENT_WRITE_TRUSTED_HOSTS = env_list("AGENT_WRITE_TRUSTED_HOSTS")
+# An approval nobody decides within this many seconds expires, and its task is cancelled.
+AGENT_APPROVAL_TTL_S = env_int("AGENT_APPROVAL_TTL_S", 7 * 86400)
 WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 5)
 WORKER_CONN_MAX_AGE = env_int("WORKER_CONN_MAX_AGE", 300)  # s a worker keeps its database connection
 WORKER_POLL_INTERVAL = env_int("WORKER_POLL_INTERVAL", 1000)  # ms; the lease sweeper's period

@@ -41,6 +41,9 @@ class StatusSerializer(serializers.Serializer):
     estimatedCredits = serializers.IntegerField(allow_null=True, help_text="a run's expected credits, planning "
                                                                            "included (null: model-driven)")
     estimatedDuration = serializers.IntegerField(allow_null=True, help_text="a run's expected milliseconds")
+    irreversibleSteps = serializers.ListField(
+        child=AnyJSONField(), help_text="the plan's steps that cannot be undone once they act: step, id, action, "
+                                        "description, why, requiresApproval (shown before the run starts)")
 
 
 class ResultSerializer(StatusSerializer):

@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from tasks_app.models import Priority, Project, TaskStatus
 from tasks_app.seed_shape import SeedShapeError, to_task_body
-from tasks_app.selectors import task_estimate, task_progress
+from tasks_app.selectors import task_estimate, task_irreversible_steps, task_progress
 
 from .fields import JSONObjectField, StrictCharField, StrictSerializer, validate_schedule
 
@@ -115,6 +115,8 @@ class TaskSerializer(serializers.Serializer):
     estimatedCredits = serializers.SerializerMethodField(help_text="what a run is expected to cost, planning "
                                                                    "included (null: a model-driven run)")
     estimatedDuration = serializers.SerializerMethodField(help_text="milliseconds a run is expected to take")
+    irreversibleSteps = serializers.SerializerMethodField(
+        help_text="the plan's steps that cannot be undone once they act (step, id, action, description, why)")
     executionTime = serializers.IntegerField(source="execution_time", help_text="milliseconds")
     result = AnyJSONField(allow_null=True)
     error = serializers.CharField(allow_null=True)
@@ -137,6 +139,10 @@ class TaskSerializer(serializers.Serializer):
 
     def get_estimatedDuration(self, task: Any) -> int | None:  # noqa: N802  (the wire name)
         return task_estimate(task)["estimatedDuration"]
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_irreversibleSteps(self, task: Any) -> list[dict[str, Any]]:  # noqa: N802  (the wire name)
+        return task_irreversible_steps(task)
 
 
 class TaskListQuerySerializer(serializers.Serializer):

@@ -46,3 +46,23 @@ def run_inline(task: Any) -> Any:
     assert INLINE.wait_idle(timeout=120), "the inline runner did not go idle"
     task.refresh_from_db()
     return task
+
+
+def run_inline_approving(task: Any, user: Any, actions: list[str]) -> Any:
+    """run_inline, approving as its owner each gated call of `actions`, in order (what a person does in the
+    inbox); a question for any other call fails the test, and so does one of `actions` never asked."""
+    from agents.dispatch import INLINE
+    from tasks_app import services
+    from tasks_app.models import Approval
+
+    task = run_inline(task)
+    expected = list(actions)
+    while task.status == "awaiting_approval":
+        pending = Approval.objects.get(task=task, status="pending")
+        assert expected and pending.action == expected[0], f"unexpected approval: {pending.question}"
+        expected.pop(0)
+        services.approval_decide(approval=pending, approve=True, user=user)
+        assert INLINE.wait_idle(timeout=120), "the inline runner did not go idle"
+        task.refresh_from_db()
+    assert not expected, f"never asked to approve {expected}"
+    return task

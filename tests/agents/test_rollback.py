@@ -21,7 +21,7 @@ from tests.tasks_app.test_pages import browser_page as browser_page  # the real 
 from tools import registry
 from tools.base import SideEffect, Tool
 
-from .helpers import run_inline
+from .helpers import run_inline, run_inline_approving
 
 pytestmark = pytest.mark.usefixtures("inline_engine")
 
@@ -46,10 +46,17 @@ def crm(settings):
 @pytest.fixture
 def finished(user, google_server, crm, smtp_sink, loopback_allowed):
     credentials.store(user_id=user.id, provider="google", secret=google_server.credentials())
-    task = run_inline(services.task_create(user=user, title="Book the launch review", plan=PLAN))
+    # calendar.create writes to Google, an outside system: its owner approves it (external-writes)
+    task = run_inline_approving(services.task_create(user=user, title="Book the launch review", plan=PLAN), user,
+                                ["calendar.create"])
     assert task.status == "completed", task.error
-    assert len(smtp_sink.wait_for(1)) == 1
+    assert len(sent_mail(smtp_sink.wait_for(2))) == 1, "the team's email (the other is the approval notice)"
     return task
+
+
+def sent_mail(messages):
+    """The messages the runs sent, without the engine's notifications to the owner (approval needed ...)."""
+    return [m for m in messages if not m["X-Xantuus-Notification"]]
 
 
 def notes(crm):
@@ -80,7 +87,7 @@ def test_rollback_undoes_the_event_and_the_row_newest_first_and_reports_the_emai
     assert live_events(google_server) == [] and notes(crm) == []
     [warning] = report["cannotBeUndone"]
     assert warning["step"] == 3 and "team@example.com was sent" in warning["reason"]
-    assert len(smtp_sink.messages) == 1, "nothing was sent again"
+    assert len(sent_mail(smtp_sink.messages)) == 1, "nothing was sent again"
     assert report["summary"] == "2 change(s) undone; 1 cannot be undone"
     trace = api.get(f"/api/agent/{finished.id}/trace").json()
     assert trace["rollback"]["undone"] == 2 and len(trace["steps"]) == 3
@@ -186,7 +193,9 @@ def test_the_admin_action_rolls_back_and_shows_the_summary(admin_client, finishe
     assert f"nothing of task {finished.id} was undone: 1 compensation(s) need a person's approval" in shown
     assert f"cannot roll back task {running.id} while it is executing" in shown
     assert live_events(google_server) == ["Launch review"] and notes(crm) == ["launch review booked"]
-    settings.AGENT_APPROVAL_POLICIES = [p for p in settings.AGENT_APPROVAL_POLICIES if p["name"] != "data-deletion"]
+    # the undo (calendar.delete) is a deletion and a write to Google: without both policies nothing holds it
+    settings.AGENT_APPROVAL_POLICIES = [p for p in settings.AGENT_APPROVAL_POLICIES
+                                        if p["name"] not in ("data-deletion", "external-writes")]
     page = admin_client.post("/admin/tasks_app/task/", selected, follow=True)
     shown = " | ".join(str(m) for m in page.context["messages"])
     assert "Book the launch review: 2 change(s) undone; 1 cannot be undone" in shown
@@ -245,7 +254,8 @@ def test_a_compensation_in_a_fetched_page_is_never_run(user, google_server, smtp
             {"action": "http.get", "params": {"url": f"{site.url}/post"}},
             {"action": "calendar.create", "params": {
                 "summary": "Standup", "start": "2030-03-01T09:00:00+00:00", "end": "2030-03-01T09:15:00+00:00"}}]}
-        task = run_inline(services.task_create(user=user, title="Read two pages, book a standup", plan=plan))
+        task = run_inline_approving(services.task_create(user=user, title="Read two pages, book a standup",
+                                                         plan=plan), user, ["calendar.create"])
     assert task.status == "completed", task.error
     step1 = TaskExecution.objects.get(task=task, step=1)
     assert step1.output["compensation"]["action"] == "email.send", "the page's answer is the step's output"
@@ -261,7 +271,7 @@ def test_a_compensation_in_a_fetched_page_is_never_run(user, google_server, smtp
     assert answer.status_code == 200, answer.content
     assert [(c["step"], c["status"]) for c in answer.json()["compensations"]] == [(3, "undone")]
     assert live_events(google_server) == [], "the real compensation still ran"
-    assert smtp_sink.messages == [] and hits == [], "no email was sent and no request reached the other host"
+    assert sent_mail(smtp_sink.messages) == [] and hits == [], "no email was sent and no request reached the other host"
 
 
 def test_a_recorded_compensation_that_is_not_the_actions_declared_inverse_is_refused(user, smtp_sink, crm):
@@ -318,7 +328,8 @@ def test_every_declared_inverse_is_one_of_its_own_tools_reversible_actions():
 def booked(user, google_server, loopback_allowed):
     """A finished run that created one event (its undo, calendar.delete, is a gated data deletion)."""
     credentials.store(user_id=user.id, provider="google", secret=google_server.credentials())
-    task = run_inline(services.task_create(user=user, title="Book the review", plan={"steps": PLAN["steps"][:1]}))
+    task = run_inline_approving(services.task_create(user=user, title="Book the review",
+                                                     plan={"steps": PLAN["steps"][:1]}), user, ["calendar.create"])
     assert task.status == "completed", task.error
     return task
 

@@ -8,7 +8,7 @@ import pytest
 from tasks_app import credentials, services
 from tasks_app.models import Credential
 from tasks_app.oauth import SCOPES
-from tests.agents.helpers import run_inline
+from tests.agents.helpers import run_inline_approving
 from tests.fakes.google_server import CLIENT_ID, CLIENT_SECRET
 
 pytestmark = pytest.mark.usefixtures("inline_engine")
@@ -59,7 +59,8 @@ def test_connecting_stores_the_tokens_encrypted_and_a_calendar_step_uses_them(br
 
     plan = {"steps": [{"action": "calendar.create", "params": {
         "summary": "Planning", "start": "2030-05-01T09:00:00+00:00", "end": "2030-05-01T10:00:00+00:00"}}]}
-    task = run_inline(services.task_create(user=user, title="Book planning", plan=plan))
+    task = run_inline_approving(services.task_create(user=user, title="Book planning", plan=plan), user,
+                                ["calendar.create"])  # a write to Google: its owner approves it
     assert task.status == "completed", task.error
     [created] = [r for r in google.api_requests() if r.method == "POST"]
     assert created.bearer == stored["token"]

@@ -133,6 +133,8 @@ root.addEventListener("click", async (click) => {
       const item = button.closest("[data-approval-id]");
       const body = { approve: button.dataset.decide === "approve" };
       if (button.dataset.done) body.done = button.dataset.done === "true";
+      const reason = item.querySelector("input[name=reason]");
+      if (!body.approve && reason && reason.value) body.reason = reason.value;
       await api("POST", `/api/approvals/${item.dataset.approvalId}/decide`, body);
     }
     await refresh();
