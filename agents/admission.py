@@ -19,6 +19,7 @@ from tasks_app import lifecycle
 from tasks_app.models import Task, TaskExecution
 from tasks_app.models import TaskStatus as S
 
+from . import trace
 from .dispatch import enqueue
 
 ADMISSION_LOCK = 0x58414E54  # "XANT": pg_advisory_xact_lock key
@@ -44,7 +45,7 @@ def new_run_fields(task: Task) -> dict[str, Any]:
         "started_at": now, "last_run_at": now, "completed_at": None, "failed_at": None, "total_tokens": 0,
         "total_credits": 0, "execution_time": 0, "tool_state": {}, "queued_at": now,
         "plan": task.plan if task.agent_type is None else None,  # typed agents replan every run
-        "execution_trace": {"taskId": task.id, "steps": []},
+        "execution_trace": trace.empty(task.id),
     }
 
 

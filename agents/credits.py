@@ -10,12 +10,9 @@ a step is never charged twice. Nothing here decides what a step does.
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
 from tasks_app import credit_ledger, leases, lifecycle
@@ -25,43 +22,13 @@ from tools import registry
 
 from .notify import notify
 from .planner import PLANNING_CREDITS, is_reactive
+from .pricing import token_credits
 from .types import build_plan
 
 if TYPE_CHECKING:
-    from .executor import Attempt
+    from .attempt import Attempt
 
 PAUSE_REASON = "credit_limit"
-
-
-@dataclass(frozen=True)
-class Price:
-    """Credits per 1000 tokens."""
-
-    input: float
-    output: float
-
-
-def price_of(model: str | None) -> Price:
-    """The model's entry of AGENT_TOKEN_PRICES: the longest key its name starts with, else "default"."""
-    prices: dict[str, Any] = settings.AGENT_TOKEN_PRICES
-    name = model or settings.AGENT_DEFAULT_MODEL
-    keys = [key for key in prices if key != "default" and name.startswith(key)]
-    key = max(keys, key=len) if keys else "default"
-    entry = prices.get(key)
-    try:
-        return Price(input=float(entry["input"]), output=float(entry["output"]))  # type: ignore[index]
-    except (TypeError, KeyError, ValueError):
-        raise ImproperlyConfigured(
-            f"AGENT_TOKEN_PRICES has no usable price for model {name!r} (entry {key!r}): each entry is "
-            f'{{"input": credits per 1000 input tokens, "output": credits per 1000 output tokens}}') from None
-
-
-def token_credits(model: str | None, input_tokens: int, output_tokens: int) -> int:
-    """What the tokens cost, rounded up to whole credits (any model use costs at least one)."""
-    if input_tokens <= 0 and output_tokens <= 0:
-        return 0
-    price = price_of(model)
-    return max(1, math.ceil((input_tokens * price.input + output_tokens * price.output) / 1000))
 
 
 def model_of(task: Task) -> str:

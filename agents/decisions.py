@@ -23,6 +23,7 @@ from .approval_calls import input_hash, sealed, shown, unsealed
 from .dispatch import enqueue
 from .finish import cancel_task
 from .planner import is_reactive
+from .trace import rejected_entry, settled_entry, with_step
 
 MAX_REASON = 2000
 
@@ -128,13 +129,7 @@ def _cancel(task: Task, approval: Approval) -> None:
     error = f"cancelled: approval of step {approval.step} was rejected"
     if approval.reason:
         error += f" by {who}: {approval.reason}"
-    trace = dict(task.execution_trace or {"taskId": task.id, "steps": []})
-    trace["steps"] = [*trace.get("steps", []), {
-        "step": approval.step, "action": approval.action, "input": approval.input, "status": "rejected",
-        "reason": approval.reason, "decidedBy": who, "approvalId": approval.id,
-        "timestamp": timezone.now().isoformat(),
-    }]
-    Task.objects.filter(id=task.id).update(execution_trace=trace)
+    Task.objects.filter(id=task.id).update(execution_trace=with_step(task, rejected_entry(approval, decided_by=who)))
     cancel_task(task.id, error=error)
 
 
@@ -148,11 +143,6 @@ def _settle(task: Task, approval: Approval, *, done: bool, user: Any) -> None:
     row.status, row.output, row.error, row.completed_at = StepStatus.COMPLETED, {"settledBy": settled_by}, None, \
         timezone.now()
     row.save(update_fields=["status", "output", "error", "completed_at"])
-    trace = dict(task.execution_trace or {"taskId": task.id, "steps": []})
-    trace["steps"] = [*trace.get("steps", []), {
-        "step": row.step, "reasoning": row.reasoning, "action": row.action, "input": row.input,
-        "output": row.output, "timestamp": timezone.now().isoformat(), "status": "completed",
-        "settledBy": settled_by,
-    }]
+    trace = with_step(task, settled_entry(row, settled_by=settled_by))
     Task.objects.filter(id=task.id).update(current_step=row.step, tool_calls=task.tool_calls + 1,
                                            execution_trace=trace)

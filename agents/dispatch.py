@@ -4,6 +4,8 @@ With a broker (REDIS_URL set) that is a Celery message, sent after the transacti
 commits. On the embedded default the same engine functions run on an in-process
 runner thread, which also runs the sweeper every WORKER_POLL_INTERVAL ms. A message
 carries only the task id: the database holds the state, so a lost one costs a delay.
+Nothing here imports what it wakes: Celery tasks are sent by name, and the runner is given
+its handlers at startup (agents/inline.py, registered by agents/apps.py).
 """
 from __future__ import annotations
 
@@ -14,12 +16,16 @@ import threading
 import time
 from collections.abc import Callable
 
+from celery import current_app
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 
 from xantuus import logs
 
 log = logging.getLogger(__name__)
+
+# The Celery task each kind of wake-up sends (agents/tasks.py defines them under these names).
+CELERY_TASKS = {"plan": "agents.tasks.plan_task", "step": "agents.tasks.run_step"}
 
 
 def queue_for(priority: str) -> str:
@@ -35,12 +41,10 @@ def _send(kind: str, task_id: str, priority: str, countdown: float) -> None:
     if settings.EMBEDDED:
         INLINE.submit(kind, task_id, priority=priority, countdown=countdown)
         return
-    from . import tasks
-
-    celery_task = tasks.plan_task if kind == "plan" else tasks.run_step
     try:
-        celery_task.apply_async(args=[task_id], queue=queue_for(priority), countdown=countdown or None,
-                                retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5})
+        current_app.send_task(CELERY_TASKS[kind], args=[task_id], queue=queue_for(priority),
+                              countdown=countdown or None,
+                              retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5})
     except Exception:  # the broker is down: the state is committed, the sweeper re-enqueues the task
         log.warning("wake-up (%s) of task %s not sent; the sweeper will re-enqueue it", kind, task_id,
                     exc_info=True)
@@ -58,6 +62,11 @@ class InlineRunner:
         self._busy = 0
         self._thread: threading.Thread | None = None
         self._next_sweep = 0.0
+        self._handlers: dict[str, Callable[[str], object]] = {}
+
+    def handle(self, kind: str, handler: Callable[[str], object]) -> None:
+        """Run `handler(task_id)` for wake-ups of `kind` ('plan', 'step', and 'sweep', the beat)."""
+        self._handlers[kind] = handler
 
     def submit(self, kind: str, task_id: str, *, priority: str = "medium", countdown: float = 0) -> None:
         with self._cond:
@@ -105,16 +114,15 @@ class InlineRunner:
                 self._cond.wait(max(0.01, due - now))
 
     def _loop(self) -> None:
-        from . import orchestrator
-
-        handlers: dict[str, Callable[[str], object]] = {"plan": orchestrator.plan, "step": orchestrator.step,
-                                                        "sweep": lambda _: _embedded_beat()}
         while True:
             kind, task_id = self._next()
             try:
                 close_old_connections()
                 logs.bind(taskId=task_id or None)
-                handlers[kind](task_id)
+                handler = self._handlers.get(kind)
+                if handler is None:  # Django's setup registers them (agents/apps.py); a bare import does not
+                    raise LookupError(f"no handler for {kind!r} wake-ups: agents.inline.register() was not called")
+                handler(task_id)
             except Exception:  # the engine records its own failures; this is a last resort
                 log.exception("inline %s of task %s crashed", kind, task_id)
             finally:
@@ -124,21 +132,6 @@ class InlineRunner:
                         connection.close()  # idle: hold no database connection
                     self._busy -= 1
                     self._cond.notify_all()
-
-
-def _embedded_beat() -> None:
-    """What celery-beat does for the full stack: sweep lapsed leases, fire due schedules, send due webhooks."""
-    from tasks_app import webhook_delivery
-
-    # imported here: schedules imports admission, which enqueues through this module
-    from . import heartbeats, metrics, orchestrator, schedules
-
-    heartbeats.beat_tick()
-    heartbeats.inline_tick()
-    orchestrator.sweep()
-    schedules.tick()
-    webhook_delivery.tick()
-    metrics.aggregate_if_due()
 
 
 INLINE = InlineRunner()

@@ -16,6 +16,8 @@ from tasks_app.models import StepStatus, TaskExecution
 from tools import registry
 from tools.errors import ToolInputError
 
+from .pricing import token_credits
+
 
 @dataclass(frozen=True)
 class Estimate:
@@ -38,8 +40,6 @@ class ActionHistory:
 
 def credits_for_tokens(model: str | None, input_tokens: int, output_tokens: int) -> int:
     """What a model call's tokens cost, priced like every other model use (AGENT_TOKEN_PRICES)."""
-    from .credits import token_credits  # here, not at the top: credits imports the planner, which imports us
-
     return token_credits(model, input_tokens, output_tokens)
 
 

@@ -10,8 +10,6 @@ import copy
 import logging
 import random
 import time
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -21,6 +19,7 @@ from django.utils import timezone
 from tasks_app import leases, webhook_events
 from tasks_app.events import emit
 from tasks_app.models import StepStatus, Task, TaskExecution
+from tasks_app.redact import redact, redact_output, secret_strings
 from tools import registry
 from tools.base import SideEffect
 from tools.errors import DeadlineExceeded, ToolInputError
@@ -29,13 +28,15 @@ from xantuus import logs
 from . import circuit, credits, react, replan
 from .adapt import adapted_plan, can_adapt, goal_of
 from .approvals import decided, gate, hold_unknown_outcome
+from .attempt import Attempt
+from .dispatch import enqueue
 from .errors import DATABASE_DOWN, EngineError, ErrorKind, classify, describe
 from .expressions import resolve
 from .finish import complete_task, fail_task, unmet_goal
 from .llm import get_provider
 from .planner import is_reactive, version_of
-from .redact import redact, redact_output, secret_strings
 from .toolcontext import build_tool_context, idempotency_key, reference_context, save_refreshed_credentials
+from .trace import step_entry, with_step
 
 log = logging.getLogger(__name__)
 
@@ -44,40 +45,6 @@ log = logging.getLogger(__name__)
 MODEL_STEP = "llm.reason"
 # A call that fails this close to the task's deadline was ended by it (its timeout was capped to it).
 DEADLINE_SLACK_S = 0.05
-
-
-@dataclass
-class Attempt:
-    """What one step did: the action, its input, and how it ended."""
-
-    number: int
-    action: str
-    params: dict[str, Any]
-    reasoning: str = ""
-    tokens: int = 0
-    output_tokens: int = 0  # of `tokens`, those the model wrote (priced apart from those it read)
-    token_credits: int = 0  # what `tokens` cost (agents/credits.py), known once the step ran
-    output: Any = None
-    error: str | None = None
-    kind: ErrorKind | None = None
-    side_effect: SideEffect = SideEffect.READ
-    credits: int = 0
-    duration_ms: int = 0
-    retries: int = 0  # transient failures of this step so far
-    wait_until: datetime | None = None  # the tool's circuit is open: look again then
-    final_text: str | None = None  # the model answered instead of calling a tool
-    goal_met: bool | None = None  # its verdict, when it finished through the finish tool
-    tool_state: dict[str, Any] = field(default_factory=dict)
-    compensation: dict[str, Any] | None = None  # recorded by the tool through its context, never its output
-    secrets: set[str] = field(default_factory=set)  # masked by value in the row and the trace
-    rejected_input: bool = False  # the tool refused the input (ToolInputError): the plan's fault, replanned
-    plan_version: int = 1  # the version of the run's plan the step came from (PlanVersion)
-    deadline: float | None = None  # time.monotonic() when the task's AGENT_TIMEOUT_MS runs out
-
-    @property
-    def charged(self) -> int:
-        """The step's credits: its action's flat cost when it succeeded, plus its tokens."""
-        return (0 if self.error else self.credits) + self.token_credits
 
 
 def run_step(task_id: str) -> str:
@@ -298,8 +265,6 @@ def _observe(task: Task, token: str, attempt: Attempt, existing: TaskExecution |
         _save_row(task, attempt, StepStatus.FAILED if attempt.error else StepStatus.COMPLETED)
         adapted = {"plan": adapted_plan(task.plan or {}, attempt.number)} if adapting else replanning
         _advance(task, token, attempt, **adapted)
-    from .dispatch import enqueue
-
     enqueue("step", task.id, priority=task.priority)
     return "step-failed-observed" if attempt.error else "step-completed"
 
@@ -310,23 +275,9 @@ def _save_row(task: Task, attempt: Attempt, status: str) -> None:
     )
 
 
-def trace_entry(attempt: Attempt) -> dict[str, Any]:
-    entry = {
-        "step": attempt.number, "reasoning": attempt.reasoning, "action": attempt.action,
-        "input": redact(attempt.params, attempt.secrets), "output": redact_output(attempt.output, attempt.secrets),
-        "timestamp": timezone.now().isoformat(),
-        "status": "failed" if attempt.error else "completed", "tokens": attempt.tokens,
-        "credits": attempt.charged, "duration": attempt.duration_ms, "planVersion": attempt.plan_version,
-    }
-    if attempt.error:
-        entry["error"] = redact_output(attempt.error, attempt.secrets)
-    return entry
-
-
 def _advance(task: Task, token: str, attempt: Attempt, **extra: Any) -> None:
     """Record the finished step on the task, release the lease, and publish the step event."""
-    trace = dict(task.execution_trace or {"taskId": task.id, "steps": []})
-    trace["steps"] = [*trace.get("steps", []), trace_entry(attempt)]
+    trace = with_step(task, step_entry(attempt))
     fields = {
         "current_step": attempt.number, "tool_calls": task.tool_calls + 1,
         "total_tokens": task.total_tokens + attempt.tokens, "total_credits": task.total_credits + attempt.charged,
@@ -359,8 +310,6 @@ def _retry_later(task: Task, token: str, attempt: Attempt) -> str:
     with transaction.atomic():
         _save_row(task, attempt, StepStatus.FAILED)
         leases.release(task.id, token, execution_time=task.execution_time + attempt.duration_ms)
-    from .dispatch import enqueue
-
     delay = min(60.0, settings.AGENT_RETRY_BASE_S * 2 ** (attempt.retries - 1)) * random.uniform(0.5, 1.0)
     enqueue("step", task.id, priority=task.priority, countdown=delay)
     return "retry-scheduled"
@@ -369,8 +318,6 @@ def _retry_later(task: Task, token: str, attempt: Attempt) -> str:
 def _wait_for_circuit(task: Task, token: str, attempt: Attempt) -> str:
     """The tool's circuit is open: release the task and look again when the cool-down ends."""
     leases.release(task.id, token)
-    from .dispatch import enqueue
-
     delay = max(0.05, (attempt.wait_until - timezone.now()).total_seconds()) if attempt.wait_until else 1.0
     enqueue("step", task.id, priority=task.priority, countdown=delay + random.uniform(0, 0.25))
     return "waiting-for-circuit"

@@ -14,16 +14,19 @@ from django.db import transaction
 
 from tasks_app import leases, lifecycle
 from tasks_app.models import DeadLetter, Task
+from tasks_app.redact import redact_output
 
+from .admission import admit
 from .credits import charge_step
 from .errors import DATABASE_DOWN
 from .metrics import record_run
 from .notify import notify
-from .redact import redact_output
+from .schedules import remove
+from .trace import copy_of, step_entry, with_step
 from .types import result_for
 
 if TYPE_CHECKING:
-    from .executor import Attempt
+    from .attempt import Attempt
 
 log = logging.getLogger(__name__)
 
@@ -75,15 +78,13 @@ def unmet_goal(task: Task, steps: list[dict[str, Any]], attempt: Attempt) -> str
 
 def fail_task(task_id: str, token: str, error: str, *, attempt: Attempt | None = None) -> bool:
     """Fail the run with `error` (a user-readable line); the failed step joins the trace."""
-    from .executor import trace_entry
-
     error = redact_output(error, attempt.secrets if attempt is not None else ())
     with transaction.atomic():
         task = Task.objects.select_related("user").get(id=task_id)
         fields: dict[str, Any] = {"error": error[:10_000]}
-        trace = dict(task.execution_trace or {"taskId": task_id, "steps": []})
+        trace = copy_of(task)
         if attempt is not None:
-            trace["steps"] = [*trace.get("steps", []), trace_entry(attempt)]
+            trace = with_step(task, step_entry(attempt))
             fields.update(execution_trace=trace, tool_calls=task.tool_calls + 1,
                           execution_time=task.execution_time + attempt.duration_ms,
                           total_tokens=task.total_tokens + attempt.tokens,
@@ -107,8 +108,6 @@ def cancel_task(task_id: str, *, error: str | None = None) -> None:
     """Cancel the task, whoever asks (a person, a rejected approval): it is not run again by its
     schedule, and its slot goes to a waiting run. Inside a transaction, the admission waits for
     the commit."""
-    from .schedules import remove  # schedules starts runs through admission, which wakes steps
-
     lifecycle.require("cancel", task_id=task_id, **({"error": error} if error else {}))
     record_run(task_id, "cancelled")
     remove(task_id)
@@ -117,8 +116,6 @@ def cancel_task(task_id: str, *, error: str | None = None) -> None:
 
 def admit_waiting() -> None:
     """A slot may have freed: start waiting runs. A failure here is left to the sweeper."""
-    from .admission import admit
-
     try:
         admit()
     except DATABASE_DOWN:

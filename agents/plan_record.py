@@ -12,6 +12,8 @@ from django.utils import timezone
 from tasks_app.events import emit
 from tasks_app.models import PlanVersion, Task
 
+from .trace import copy_of
+
 
 def record(task: Task, *, version: int, kind: str, source: str, at_step: int, reason: str,
            plan: dict[str, Any], tokens: int, credits: int, model: str = "") -> dict[str, Any]:
@@ -33,7 +35,7 @@ def record(task: Task, *, version: int, kind: str, source: str, at_step: int, re
 
 def with_entry(task: Task, entry: dict[str, Any]) -> dict[str, Any]:
     """The task's trace with one more `plans` entry (e.g. a refinement that kept the plan)."""
-    trace = dict(task.execution_trace or {"taskId": task.id, "steps": []})
+    trace = copy_of(task)
     trace["plans"] = [*trace.get("plans", []), entry]
     return trace
 

@@ -21,14 +21,15 @@ from tasks_app import leases
 from tasks_app.events import emit
 from tasks_app.lifecycle import TERMINAL
 from tasks_app.models import StepStatus, Task, TaskEvent, TaskExecution
+from tasks_app.redact import redact
 from tools import registry
 from tools.base import SideEffect
 
 from .approvals import matching_policy
 from .compensations import compensation_id, refusal, shown
 from .errors import DATABASE_DOWN, describe
-from .redact import redact
 from .toolcontext import build_tool_context, idempotency_key, save_refreshed_credentials
+from .trace import with_rollback
 
 STEP_EVENT = "rollback_step"
 Items = dict[str, list[dict[str, Any]]]
@@ -82,7 +83,7 @@ def rollback(task_id: str, *, dry_run: bool = False, approve: Collection[str] = 
         raise RollbackRefused(f"lost the hold on task {task.id} during its rollback")
     if waiting:
         raise RollbackNeedsApproval(_approval_message(task, waiting), report)
-    trace = {**(task.execution_trace or {"taskId": task.id, "steps": []}), "rollback": report}
+    trace = with_rollback(task, report)
     # the report joins the trace of the run it undid, unless a new run started meanwhile
     Task.objects.filter(id=task.id, status__in=TERMINAL, attempts=task.attempts).update(execution_trace=trace)
     return report

@@ -1,6 +1,7 @@
 """What a step sees: the reference context of plan params, and the ToolContext of a call."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -56,18 +57,31 @@ def identity(user: Any) -> dict[str, Any]:
             "is_staff": bool(user.is_staff or user.is_superuser)}
 
 
-def build_tool_context(task: Task, number: int, *, uses_credentials: bool = False) -> ToolContext:
+def tool_context(user: Any | None, *, task_id: str, idempotency_key: str = "", model: str | None = None,
+                 state: dict[str, Any] | None = None, stores: Mapping[str, Any] | None = None,
+                 uses_credentials: bool = False) -> ToolContext:
+    """What a call made for `user` (None: nobody) sees: who they are, the egress policy, the model,
+    their stored credentials when the tool uses them, their artifacts folder and their stores.
+    A task's steps and `manage.py run_tool` both build it here, so both run under one policy."""
+    owner_id = user.pk if user is not None else None
     return ToolContext(
-        task_id=task.id,
-        user_id=task.user_id,
-        user_email=task.user.email,
-        **identity(task.user),
-        idempotency_key=idempotency_key(task, number),
-        model=task.agent_model,
+        task_id=task_id,
+        user_id=owner_id,
+        user_email=user.email if user is not None else "",
+        **(identity(user) if user is not None else {}),
+        idempotency_key=idempotency_key,
+        model=model,
         egress=EgressPolicy.from_settings(),
         llm=get_provider(),
-        state=dict(task.tool_state or {}),
-        credentials=credentials.load_all(user_id=task.user_id) if uses_credentials else {},
-        artifacts_dir=owner_artifacts_dir(task.user_id),
-        stores=OwnerStores(Scope(owner_id=task.user_id, task_id=task.id, run=task.attempts)),
+        state=dict(state or {}),
+        credentials=credentials.load_all(user_id=owner_id) if owner_id is not None and uses_credentials else {},
+        artifacts_dir=owner_artifacts_dir(owner_id),
+        stores=stores if stores is not None else {},
     )
+
+
+def build_tool_context(task: Task, number: int, *, uses_credentials: bool = False) -> ToolContext:
+    """The context of step `number` of the task's current run, with the owner's stores for that run."""
+    return tool_context(task.user, task_id=task.id, idempotency_key=idempotency_key(task, number),
+                        model=task.agent_model, state=task.tool_state, uses_credentials=uses_credentials,
+                        stores=OwnerStores(Scope(owner_id=task.user_id, task_id=task.id, run=task.attempts)))

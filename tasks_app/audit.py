@@ -15,10 +15,9 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
-from agents.redact import redact
-
 from .client_address import client_address
 from .control_data import AuditEntry
+from .redact import redact
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
+from agents import trace
 from agents.credits import estimate
 from agents.planner import is_reactive
 from agents.policies import irreversible_steps
 from agents.types import build_plan
 
 from .models import Approval, Notification, PlanVersion, Task, TaskExecution
+
+
+def user_by_username(*, username: str) -> Any | None:
+    return get_user_model().objects.filter(username=username).first()
 
 
 def task_list_for_user(*, user: Any) -> QuerySet[Task]:
@@ -52,6 +58,11 @@ def task_estimate(task: Task) -> dict[str, int | None]:
         task._estimate = cached  # type: ignore[attr-defined]
     credits, duration = cached[1]
     return {"estimatedCredits": credits, "estimatedDuration": duration}
+
+
+def task_trace(task: Task) -> dict[str, Any]:
+    """The seed's GET /api/agent/trace/{taskId}: the latest run's trace (its shape: agents/trace.py)."""
+    return trace.copy_of(task)
 
 
 def step_as_json(row: TaskExecution) -> dict[str, Any]:

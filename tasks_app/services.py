@@ -7,7 +7,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from agents import admission, approvals, finish, rollback, schedules
+from agents import admission, approvals, finish, rollback, schedules, trace
 from agents.errors import describe
 from agents.plan import PlanError
 from agents.planner import validate_request
@@ -117,9 +117,7 @@ def task_replay(*, task: Task, from_step: int = 1) -> Task:
     admission.request_run(replay, fields={
         "attempts": 1, "current_step": from_step - 1, "started_at": timezone.now(), "last_run_at": timezone.now(),
         "queued_at": timezone.now(), "total_steps": len(plan["steps"]),
-        "execution_trace": {"taskId": replay.id, "replayOf": task.id,
-                            "steps": [s for s in (task.execution_trace or {}).get("steps", [])
-                                      if s.get("step", 0) < from_step]},
+        "execution_trace": trace.replayed(task, replay.id, before_step=from_step),
     })
     replay.refresh_from_db()
     _audit("task.replayed", task, {"replayId": replay.id, "fromStep": from_step})

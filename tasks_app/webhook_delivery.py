@@ -18,23 +18,25 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
+from celery import current_app
 from cryptography.fernet import InvalidToken
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
-from agents.redact import redact_output
 from tools.egress import EgressPolicy
 from tools.errors import EgressDenied, TransientToolError
 from tools.pinning import pinned_session
 
 from . import credentials
 from .control_data import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from .redact import redact_output
 
 log = logging.getLogger(__name__)
 PENDING, DELIVERED, FAILED = (WebhookDelivery.Status.PENDING, WebhookDelivery.Status.DELIVERED,
                               WebhookDelivery.Status.FAILED)
+DELIVER_TASK = "agents.tasks.deliver_webhook"  # the Celery task of one attempt, sent by name
 # per beat tick: the embedded runner's thread must get back to the agents soon
 TICK_BATCH = 20
 TICK_BUDGET_S = 2.0
@@ -61,11 +63,9 @@ def _wake(ids: list[str], countdown: float = 0) -> None:
     """Full stack: a Celery message per delivery. Embedded: the runner's beat finds them due."""
     if settings.EMBEDDED:
         return
-    from agents.tasks import deliver_webhook
-
     for delivery_id in ids:
-        try:
-            deliver_webhook.apply_async(args=[delivery_id], queue="agent.control", countdown=countdown or None)
+        try:  # sent by name: the store never imports the Celery tasks (agents/tasks.py) that call it
+            current_app.send_task(DELIVER_TASK, args=[delivery_id], queue="agent.control", countdown=countdown or None)
         except Exception:  # the broker is down: the row is due, the beat's tick sends it
             log.warning("wake-up of webhook delivery %s not sent; the beat will send it", delivery_id)
 

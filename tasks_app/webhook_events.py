@@ -2,18 +2,17 @@
 
 Called by the engine in the transaction of what happened (a notification, a finished step),
 so a delivery exists exactly when the event did. The data never carries a secret: values
-pass agents.redact.redact_output with the user's stored credentials and the operator's keys.
+pass tasks_app.redact.redact_output with the user's stored credentials and the operator's keys.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
-from agents.redact import redact_output, secret_strings
-
 from . import credentials, notification_prefs, webhook_delivery
 from .control_data import WebhookEndpoint
 from .models import Task
+from .redact import redact_output, secret_strings
 
 SUMMARY_CHARS = 1_000
 STEP_FIELDS = ("step", "action", "status", "error", "progress", "currentStep", "totalSteps")

@@ -10,16 +10,19 @@ from typing import Any, TypeVar
 T = TypeVar("T", str, int, float)
 
 
-def setting(name: str, default: T) -> T:
-    """`name` converted to the type of `default`; an empty value means the default."""
-    value: Any = None
+def django_setting(name: str, default: Any = None) -> Any:
+    """The Django setting as it is (a list, a dict), or `default` where Django is absent or not
+    configured or does not define it. The only place tools import Django's settings."""
     try:
         from django.conf import settings
-
-        if settings.configured:
-            value = getattr(settings, name, None)
     except ImportError:
-        pass
+        return default
+    return getattr(settings, name, default) if settings.configured else default
+
+
+def setting(name: str, default: T) -> T:
+    """`name` converted to the type of `default`; an empty value means the default."""
+    value: Any = django_setting(name)
     if value is None or value == "":
         value = os.environ.get(name)
     if value is None or value == "":

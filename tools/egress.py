@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from .config import django_setting
 from .errors import EgressDenied, TransientToolError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -52,9 +53,7 @@ class EgressPolicy:
 
     @classmethod
     def from_settings(cls) -> EgressPolicy:
-        from django.conf import settings  # read lazily: tools also run outside Django
-
-        return cls.from_entries(list(getattr(settings, "AGENT_EGRESS_ALLOWLIST", [])))
+        return cls.from_entries(list(django_setting("AGENT_EGRESS_ALLOWLIST") or []))
 
     def _ip_allowed(self, ip: IPAddress) -> bool:
         return any(ip in net for net in self.allowed_networks if net.version == ip.version)

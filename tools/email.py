@@ -16,7 +16,6 @@ import re
 from email.utils import parseaddr
 from typing import Any, Literal, TypedDict
 
-from django.conf import settings
 from django.core.mail import BadHeaderError, EmailMessage, get_connection
 from pydantic import AliasChoices, EmailStr, Field, field_validator, model_validator
 
@@ -166,7 +165,7 @@ def allowed_senders(context: ToolContext, provider: str) -> list[str]:
     """Who a message may say it is from: the owner's address (the account's email, taken as verified),
     the connected Gmail account when Gmail sends it, and the operator's DEFAULT_FROM_EMAIL."""
     gmail = (context.credentials.get("google") or {}).get("email") if provider == "gmail" else None
-    found = [context.user_email, str(gmail or ""), parseaddr(str(settings.DEFAULT_FROM_EMAIL or ""))[1]]
+    found = [context.user_email, str(gmail or ""), parseaddr(setting("DEFAULT_FROM_EMAIL", ""))[1]]
     return list(dict.fromkeys(address.lower() for address in found if address))
 
 
@@ -193,7 +192,7 @@ def deliver(params: SendInput, context: ToolContext, *, key: str | None = None,
     if provider != "smtp":
         raise ToolInputError(f"unknown email provider {provider!r}; use smtp or gmail")
     message = _message(params, context, params.from_email, **extra)
-    message.connection = get_connection(timeout=context.remaining(settings.EMAIL_TIMEOUT))  # the task's deadline
+    message.connection = get_connection(timeout=context.remaining(setting("EMAIL_TIMEOUT", 30)))  # the task's deadline
     try:
         sent = message.send(fail_silently=False)
     except BadHeaderError as exc:

@@ -17,6 +17,7 @@ from pydantic import Field
 
 from . import outbound_ids
 from .base import SideEffect, Tool, ToolContext, ToolInput
+from .config import setting
 from .errors import ToolError, ToolInputError, TransientToolError
 from .pinning import pinned_session
 
@@ -34,9 +35,7 @@ _CREDENTIAL_NAME = re.compile(r"auth|token|secret|passw|key|session|cookie|signa
 
 
 def _limits() -> tuple[int, int]:
-    from django.conf import settings
-
-    return settings.AGENT_HTTP_TIMEOUT_S, settings.AGENT_HTTP_MAX_BYTES
+    return setting("AGENT_HTTP_TIMEOUT_S", 15), setting("AGENT_HTTP_MAX_BYTES", 5 * 1024 * 1024)
 
 
 def _read_capped(response: requests.Response, max_bytes: int) -> bytes:
@@ -172,9 +171,8 @@ def get_batch(params: BatchInput, context: ToolContext) -> list[Any]:
     """GET many URLs in parallel (at most 50); results come back in the order asked."""
     urls = list(params.urls)
     if params.ids:
-        from django.conf import settings
-
-        template = params.url_template or f"{settings.HACKERNEWS_API_URL}/item/{{id}}.json"
+        hacker_news = setting("HACKERNEWS_API_URL", "https://hacker-news.firebaseio.com/v0").rstrip("/")
+        template = params.url_template or f"{hacker_news}/item/{{id}}.json"
         if "{id}" not in template:
             raise ToolInputError("urlTemplate must contain {id}")
         urls += [template.replace("{id}", str(item_id)) for item_id in params.ids]

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .config import setting
+from .config import django_setting, setting
 from .errors import ToolError, ToolInputError
 
 DEFAULT_STATEMENT_TIMEOUT_MS = 15_000
@@ -91,9 +91,7 @@ def _connection(name: str, value: Any) -> Connection:
 
 def configured() -> dict[str, Connection]:
     """Every connection, from settings.AGENT_DATABASES or else the AGENT_DATABASES environment variable."""
-    from django.conf import settings  # read lazily: tools also run outside Django
-
-    raw = getattr(settings, "AGENT_DATABASES", None) if settings.configured else None
+    raw = django_setting("AGENT_DATABASES")
     if raw is None:
         raw = os.environ.get("AGENT_DATABASES") or "{}"
     if isinstance(raw, str):

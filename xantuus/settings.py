@@ -124,6 +124,7 @@ INSTALLED_APPS = [
     "django_celery_results",
     "channels",
     "tasks_app",
+    "agents",  # no models: its ready() wires the in-process runner (agents/apps.py)
 ]
 
 MIDDLEWARE = [

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,36 +49,3 @@ class Provider:
             messages=[{"role": "user", "content": prompt}],
             model=model,
         )
-
-
-_PROVIDERS: dict[tuple[Any, ...], Provider] = {}
-_PROVIDERS_LOCK = threading.Lock()
-
-
-def get_provider(name: str | None = None) -> Provider:
-    """The configured provider, built once per configuration (its HTTP client and connection
-    pool are reused by every step of the process, instead of a new client per step)."""
-    from django.conf import settings
-
-    name = name or settings.AGENT_LLM_PROVIDER
-    key = (name, settings.ANTHROPIC_API_KEY, settings.ANTHROPIC_BASE_URL, settings.AGENT_MAX_RETRIES,
-           settings.AGENT_TIMEOUT_MS)
-    with _PROVIDERS_LOCK:
-        provider = _PROVIDERS.get(key)
-        if provider is None:
-            if len(_PROVIDERS) >= 8:  # settings changed many times (tests): keep the cache small
-                _PROVIDERS.clear()
-            provider = _PROVIDERS[key] = _build(name)
-    return provider
-
-
-def _build(name: str) -> Provider:
-    if name == "anthropic":
-        from .anthropic_provider import AnthropicProvider
-
-        return AnthropicProvider()
-    if name == "offline":
-        from .offline import OfflineProvider
-
-        return OfflineProvider()
-    raise LLMUnavailable(f"unknown LLM provider {name!r} (AGENT_LLM_PROVIDER): use 'anthropic' or 'offline'")

@@ -108,7 +108,7 @@ class TraceView(JSONAPIView):
                    responses={200: TraceSerializer, **errors(404)})
     def get(self, request: Request, task_id: str) -> Response:
         task = owned_task(request, task_id)
-        return Response(task.execution_trace or {"taskId": task.id, "steps": []})
+        return Response(selectors.task_trace(task))
 
 
 class ReplayView(JSONAPIView):

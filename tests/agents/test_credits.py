@@ -126,7 +126,7 @@ def test_a_retried_or_redelivered_step_is_charged_once(user, hn_server):
 
 
 def _attempt_of(row: TaskExecution):
-    from agents.executor import Attempt
+    from agents.attempt import Attempt
 
     return Attempt(row.step, row.action, row.input, credits=row.credits)
 

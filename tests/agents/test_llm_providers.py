@@ -10,8 +10,8 @@ import json
 import anthropic
 import pytest
 
+from agents.llm import LLMUnavailable, ToolCall, get_provider
 from agents.llm.anthropic_provider import AnthropicProvider
-from agents.llm.base import LLMUnavailable, ToolCall, get_provider
 from agents.llm.offline import OfflineProvider
 from tests.fakes.anthropic_server import (
     reply_error,

@@ -5,12 +5,11 @@ import json
 
 import pytest
 
-from agents.redact import MASK, redact, redact_output
 from tasks_app import services
 from tasks_app.models import TaskEvent, TaskExecution
+from tasks_app.redact import MASK, redact, redact_output
+from tests.agents.helpers import run_inline
 from tests.fakes.pages import Site
-
-from .helpers import run_inline
 
 SECRET = "brave-secret-4f9a2c"
 

@@ -1,6 +1,7 @@
 """run_tool TOOL.ACTION --input JSON: one tool call outside any task, under the same policies.
 
-The egress policy, the code sandbox and input validation apply as in a task. The output
+The egress policy, the code sandbox and input validation apply as in a task: the context is
+the one the engine builds for a step (agents/toolcontext.py), without a task's stores. The output
 is printed as JSON; a refused or failed call exits non-zero with the error on stderr.
 """
 from __future__ import annotations
@@ -10,15 +11,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from agents.llm import get_provider
-from agents.toolcontext import identity, owner_artifacts_dir
-from tasks_app import credentials
+from agents.toolcontext import tool_context
+from tasks_app import selectors
 from tools import registry
 from tools.base import ToolContext
-from tools.egress import EgressPolicy
 from tools.errors import ToolError
 
 
@@ -55,14 +53,8 @@ class Command(BaseCommand):
 
     @staticmethod
     def _context(username: str | None, tool: str) -> ToolContext:
-        user = get_user_model().objects.filter(username=username).first() if username else None
+        """The engine's context of a call (agents/toolcontext.py), for the user or nobody; no task, so no stores."""
+        user = selectors.user_by_username(username=username) if username else None
         if username and user is None:
             raise ValueError(f"no user {username!r}")
-        uses_credentials = registry.tools()[tool].uses_credentials
-        return ToolContext(
-            task_id="run_tool", user_id=user.pk if user else None, user_email=user.email if user else "",
-            **(identity(user) if user else {}),
-            idempotency_key="", egress=EgressPolicy.from_settings(), llm=get_provider(),
-            credentials=credentials.load_all(user_id=user.pk) if user and uses_credentials else {},
-            artifacts_dir=owner_artifacts_dir(user.pk if user else None),
-        )
+        return tool_context(user, task_id="run_tool", uses_credentials=registry.tools()[tool].uses_credentials)
