@@ -46,6 +46,7 @@ def calls(task, project):
         ("post", f"/api/agent/{t}/cancel", None), ("get", f"/api/agent/{t}/trace", None),
         ("post", f"/api/agent/{t}/replay", {"fromStep": 1}), ("get", f"/api/agent/{t}/events", None),
         ("post", f"/api/agent/{t}/rollback", {"dryRun": False}),
+        ("put", "/api/approvals/policies/mass-email", {"enabled": False, "projectId": p}),  # another user's project
         ("delete", "/api/credentials/google", None),  # another user's stored credential: not theirs to forget
         *contact_calls(task),
         *data_calls(task),
@@ -89,6 +90,7 @@ COLLECTIONS = [("get", "/api/workspace/tasks", None), ("post", "/api/workspace/t
                ("get", "/api/credits", None), ("get", "/api/credits/ledger", None),
                ("post", "/api/webhooks", {"url": "https://hooks.example.com/x", "events": ["failed"]}),
                ("get", "/api/notifications/preferences", None),
+               ("get", "/api/approvals", None), ("get", "/api/approvals/policies", None),
                ("patch", "/api/notifications/preferences", {"emailKinds": []})]
 
 
@@ -100,7 +102,7 @@ def test_the_walk_covers_every_api_route(owned):
         approval, dead_letter = others(task)
         concrete = "/api/" + (route.replace("<str:task_id>", task.id).replace("<str:id>", task.id)
                               .replace("<str:approval_id>", approval).replace("<str:dead_letter_id>", dead_letter)
-                              .replace("<str:provider>", "google")
+                              .replace("<str:provider>", "google").replace("<str:name>", "mass-email")
                               .replace("<str:contact_id>", Contact.objects.get(email="mine@example.com").id)
                               .replace("<str:file_id>", data_ids(task)[0]).replace("<str:lead_id>", data_ids(task)[1])
                               .replace("<str:webhook_id>", WebhookEndpoint.objects.get(user=task.user).id))
@@ -131,6 +133,7 @@ def test_another_users_collections_do_not_show_mine(owned, intruder_api):
     assert intruder_api.get("/api/credentials").json() == []
     assert intruder_api.get("/api/webhooks").json() == []
     assert intruder_api.get("/api/audit").json()["count"] == 0
+    assert intruder_api.get("/api/approvals", {"status": "all"}).json()["count"] == 0
     assert intruder_api.get("/api/prices", {"taskId": owned[0].id}).json()["count"] == 0
     assert intruder_api.get("/api/credits/ledger", {"taskId": owned[0].id}).json()["count"] == 0
     assert intruder_api.put("/api/credentials/email_provider", {"provider": "gmail"}, format="json").status_code == 200
