@@ -108,6 +108,7 @@ def shoot(base: str, ids: dict[str, str]) -> list[Path]:
             page.locator("summary", has_text="The agent log").click()
 
         save("dashboard", "/", ".metrics")
+        save("ops", "/ops/", '[data-chart="runs"] rect.bar', max_height=2600)
         save("wizard", "/tasks/new", "#wizard")
         save("task", f"/tasks/{ids['research']}/", '[data-role="live"][data-state="live"]',
              before=open_output_and_trace, max_height=2400)
@@ -145,6 +146,8 @@ def main() -> int:
     logs = Path(var_dir)
     worker = processes.celery_worker("worker", processes.stack_env(), logs)
     daphne, host = processes.daphne(processes.stack_env(), logs)
+    beat = processes.Server("beat", [sys.executable, "-m", "celery", "-A", "xantuus", "beat", "-l", "info",
+                                     "-s", str(logs / "beat-schedule")], processes.stack_env(), logs)
     try:
         processes.wait_until_ready(worker, "ready.")
         ids = demo_tasks(user, hn.url)
@@ -152,6 +155,7 @@ def main() -> int:
         for path in shoot(f"http://{host}", ids):
             print(path.relative_to(ROOT))
     finally:
+        beat.stop()
         daphne.stop()
         worker.stop()
         hn.__exit__(None, None, None)
