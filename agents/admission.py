@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, Count, IntegerField, Value, When
+from django.db.models import Case, Count, F, IntegerField, Value, When
 from django.utils import timezone
 
 from tasks_app import lifecycle
@@ -44,6 +44,11 @@ def new_run_fields(task: Task) -> dict[str, Any]:
         "attempts": task.attempts + 1, "current_step": 0, "tool_calls": 0, "result": None, "error": None,
         "started_at": now, "last_run_at": now, "completed_at": None, "failed_at": None, "total_tokens": 0,
         "total_credits": 0, "execution_time": 0, "tool_state": {}, "queued_at": now,
+        # the finished run's totals join the lifetime ones in the same UPDATE that resets them
+        # (SQL reads the old values), so a repeated start adds nothing twice
+        "lifetime_tokens": F("lifetime_tokens") + F("total_tokens"),
+        "lifetime_credits": F("lifetime_credits") + F("total_credits"),
+        "lifetime_execution_time": F("lifetime_execution_time") + F("execution_time"),
         "plan": task.plan if task.agent_type is None else None,  # typed agents replan every run
         "execution_trace": trace.empty(task.id),
     }

@@ -92,6 +92,10 @@ class Task(models.Model):
     total_tokens = models.IntegerField(default=0)
     total_credits = models.IntegerField(default=0)
     execution_time = models.IntegerField(default=0)  # milliseconds
+    # every earlier run's totals (the current run's are above): a new run rolls its predecessor's in
+    lifetime_tokens = models.BigIntegerField(default=0)
+    lifetime_credits = models.BigIntegerField(default=0)
+    lifetime_execution_time = models.BigIntegerField(default=0)  # milliseconds
     # the most credits one run may spend (None: only the owner's balance limits it); a step that
     # would go over it pauses the task with pause_reason "credit_limit" (agents/credits.py)
     credit_budget = models.PositiveIntegerField(null=True, blank=True)

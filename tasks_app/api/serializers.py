@@ -118,6 +118,9 @@ class TaskSerializer(serializers.Serializer):
     irreversibleSteps = serializers.SerializerMethodField(
         help_text="the plan's steps that cannot be undone once they act (step, id, action, description, why)")
     executionTime = serializers.IntegerField(source="execution_time", help_text="milliseconds")
+    lifetimeCredits = serializers.SerializerMethodField(help_text="credits of every run, this one included")
+    lifetimeTokens = serializers.SerializerMethodField(help_text="tokens of every run, this one included")
+    lifetimeExecutionTime = serializers.SerializerMethodField(help_text="milliseconds of every run, this one included")
     result = AnyJSONField(allow_null=True)
     error = serializers.CharField(allow_null=True)
     lastEventSeq = serializers.IntegerField(source="event_seq", help_text="seq of the task's latest event")
@@ -130,6 +133,15 @@ class TaskSerializer(serializers.Serializer):
 
     def get_progress(self, task: Any) -> int:
         return task_progress(task)
+
+    def get_lifetimeCredits(self, task: Any) -> int:  # noqa: N802  (the wire name)
+        return int(task.lifetime_credits + task.total_credits)
+
+    def get_lifetimeTokens(self, task: Any) -> int:  # noqa: N802
+        return int(task.lifetime_tokens + task.total_tokens)
+
+    def get_lifetimeExecutionTime(self, task: Any) -> int:  # noqa: N802
+        return int(task.lifetime_execution_time + task.execution_time)
 
     def get_pauseReason(self, task: Any) -> str | None:  # noqa: N802  (the wire name)
         return task.pause_reason or None

@@ -333,6 +333,11 @@ def test_each_firing_starts_a_new_recorded_run(user, hn_server):
         assert task.status == "completed" and task.attempts == run_number, task.error
     assert sorted(set(TaskExecution.objects.filter(task=task).values_list("run", flat=True))) == [1, 2]
     assert len(step_mail()) == 2
+    from tasks_app.api.serializers import TaskSerializer
+
+    body = TaskSerializer(task).data  # the run's totals restart; the lifetime ones keep every run
+    assert body["lifetimeCredits"] == 2 * body["totalCredits"] > 0, "two runs of the same plan cost the same"
+    assert body["lifetimeExecutionTime"] >= body["executionTime"]
 
 
 def test_the_embedded_beat_fires_due_schedules_once_with_crons_semantics(user, hn_server):
