@@ -15,9 +15,11 @@ from django.db.models import Count, Min, Sum
 from django.utils import timezone
 
 from tasks_app import credit_ledger
-from tasks_app.models import AgentMetrics, Task, TaskExecution
+from tasks_app.models import AgentMetrics, Approval, DeadLetter, Task, TaskExecution
 from tasks_app.ops_data import RunRecord
-from tasks_app.run_metrics import RETRIED, per_agent_type
+from tasks_app.run_metrics import RETRIED, live_counts, per_agent_type
+
+from .circuit import snapshot
 
 AGGREGATE_EVERY_S = 60  # the embedded default's beat aggregates at most this often
 _last_aggregate = 0.0
@@ -86,11 +88,6 @@ def rebuild(*, since: date, until: date) -> list[tuple[date, int]]:
 def queue_snapshot() -> dict[str, object]:
     """The durable queue at a glance (for the metrics endpoint and dashboards): waiting and running
     runs, pending approvals, dead letters not yet requeued, and every tool's circuit breaker."""
-    from tasks_app.models import Approval, DeadLetter
-    from tasks_app.run_metrics import live_counts
-
-    from .circuit import snapshot
-
     live = live_counts()
     return {
         "queued": live["queueDepth"], "running": live["activeAgents"],

@@ -18,7 +18,9 @@ def _contract(contract_id: str) -> dict:
 
 
 def _layered_modules() -> set[str]:
-    return {name for layer in _contract("layers")["layers"] for name in re.split(r"\s*[:|]\s*", layer.strip())}
+    """Every module named in a layer; "(name)" is an optional one (a module not written yet)."""
+    return {name.strip("()") for layer in _contract("layers")["layers"]
+            for name in re.split(r"\s*[:|]\s*", layer.strip())}
 
 
 def _children(package: str) -> set[str]:
