@@ -35,6 +35,7 @@ from .expressions import resolve
 from .finish import complete_task, fail_task, unmet_goal
 from .llm import get_provider
 from .planner import is_reactive, version_of
+from .step_secrets import known_to_step, masked_text, unseal
 from .toolcontext import build_tool_context, idempotency_key, reference_context, save_refreshed_credentials
 from .trace import step_entry, with_step
 
@@ -144,8 +145,8 @@ def _reason(task: Task, number: int, steps: list[dict[str, Any]]) -> Attempt | N
     if is_reactive(plan):
         held = decided(task, number)  # a person decided this step's call: it runs as approved, the model unasked
         if held is not None:
-            return Attempt(number, held.action, held.params, held.reasoning, tokens=held.tokens,
-                           output_tokens=held.output_tokens, output=held.output, error=held.error,
+            return Attempt(number, held.action, held.params, masked_text(task, held.reasoning) or "",
+                           tokens=held.tokens, output_tokens=held.output_tokens, output=held.output, error=held.error,
                            kind=ErrorKind.TOOL if held.error else None)
         try:
             decision = react.decide(get_provider(), goal=goal_of(task), steps=steps, model=task.agent_model,
@@ -153,9 +154,9 @@ def _reason(task: Task, number: int, steps: list[dict[str, Any]]) -> Attempt | N
         except Exception as exc:  # the model did not answer: retried when transient, else the task fails
             return Attempt(number, MODEL_STEP, {}, error=f"the model did not answer: {describe(exc)}",
                            kind=classify(exc))
-        return Attempt(number, decision.action or "", decision.params, decision.reasoning, tokens=decision.tokens,
-                       output_tokens=decision.output_tokens,
-                       final_text=decision.final_text if decision.action is None else None,
+        return Attempt(number, decision.action or "", decision.params, masked_text(task, decision.reasoning) or "",
+                       tokens=decision.tokens, output_tokens=decision.output_tokens,
+                       final_text=masked_text(task, decision.final_text) if decision.action is None else None,
                        goal_met=decision.goal_met)
     if number > len(plan.get("steps", [])):
         return None
@@ -189,7 +190,7 @@ def _act(task: Task, token: str, attempt: Attempt, existing: TaskExecution | Non
         context.deadline = attempt.deadline  # tools cap their timeouts with context.remaining()
         stored = copy.deepcopy(context.credentials)
         attempt.secrets = context.secrets  # the same set: what the tool marks while it runs counts too
-        context.secrets.update(secret_strings(stored))
+        context.secrets.update(secret_strings(stored), known_to_step(task, attempt.params))
         with leases.keep_alive(task.id, token):
             attempt.output = action.run(attempt.params, context)
         save_refreshed_credentials(task, stored, context)

@@ -14,7 +14,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 
 from . import audit
+from .control_data import WebhookEndpoint
 from .models import Credential
+from .redact import keyed_secrets
 
 
 def _fernet() -> Fernet:
@@ -54,6 +56,22 @@ def load_all(*, user_id: int) -> dict[str, Any]:
         except InvalidToken:
             continue  # the key changed: the user must connect the account again
     return result
+
+
+def secret_values(*, user_id: int | None) -> set[str]:
+    """The secrets among the user's stored credentials (tokens, keys, passwords) and their webhooks'
+    signing secrets: masked by value in every step of their tasks, whichever tool it runs (a page may
+    echo a token it was never given)."""
+    if user_id is None:
+        return set()
+    found = keyed_secrets(load_all(user_id=user_id))
+    for ciphertext in WebhookEndpoint.objects.filter(user_id=user_id).values_list("secret_ciphertext", flat=True):
+        try:
+            secret = unseal(ciphertext)
+        except InvalidToken:
+            continue
+        found.update({secret, secret.removeprefix("whsec_")})
+    return found
 
 
 def connected(*, user_id: int) -> list[dict[str, Any]]:

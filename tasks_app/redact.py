@@ -21,6 +21,7 @@ SECRET_PARAM = re.compile(r"^(key|sig|code|.*(token|secret|password|passwd|api[-
 URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s\"'<>]+", re.I)
 MASK = "[redacted]"
 MIN_SECRET_LENGTH = 6  # shorter values would mask ordinary words
+NOT_SECRET_KEY = re.compile(r"(ur[il]|_?count|tokens)$", re.I)  # token_uri, max_tokens: where, not what
 CONFIGURED = ("ANTHROPIC_API_KEY", "WEB_SEARCH_API_KEY", "EMAIL_HOST_PASSWORD", "GOOGLE_CLIENT_SECRET",
               "AGENT_IMAGE_PROVIDER_KEY", "AGENT_ENRICHMENT_KEY", "AGENT_METRICS_TOKEN", "XANTUUS_ENCRYPTION_KEY",
               "SECRET_KEY")
@@ -42,6 +43,25 @@ def redact_output(value: Any, secrets: Iterable[str] = ()) -> Any:
 def secret_strings(value: Any) -> set[str]:
     """The string leaves of a credential (an OAuth token dict ...): what to mask by value."""
     return set(_strings([value]))
+
+
+def keyed_secrets(value: Any) -> set[str]:
+    """The values under secret-looking keys (an Authorization header, an API key in a body, a stored
+    token): what to mask by value wherever else they turn up (a response that echoes them). A
+    scheme's credential ("Bearer X") is masked alone too."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if SECRET_KEY.search(str(key)) and not NOT_SECRET_KEY.search(str(key)):
+                for text in _strings([item]):
+                    words = text.split()
+                    found.update({text, *(words[-1:] if words and len(words[-1]) >= MIN_SECRET_LENGTH else [])})
+            else:
+                found |= keyed_secrets(item)
+    elif isinstance(value, list):
+        for item in value:
+            found |= keyed_secrets(item)
+    return found
 
 
 def configured_secrets() -> tuple[str, ...]:

@@ -13,6 +13,7 @@ from agents.plan import PlanError
 from agents.planner import validate_request
 from agents.rollback import RollbackNeedsApproval as RollbackNeedsApproval  # re-exported: the faces answer 409
 from agents.rollback import RollbackRefused as RollbackRefused  # re-exported: the faces answer 409
+from agents.step_secrets import seal_plan
 from agents.types import AgentTypeError
 
 from . import audit, lifecycle
@@ -41,7 +42,7 @@ def task_create(
     with transaction.atomic():
         task = Task.objects.create(
             user=user, title=title, description=description, agent_type=agent_type, agent_config=agent_config,
-            plan=plan, priority=priority, agent_model=agent_model, project=project, tags=tags or [],
+            plan=seal_plan(plan), priority=priority, agent_model=agent_model, project=project, tags=tags or [],
             due_date=due_date, credit_budget=credit_budget,
         )
         schedules.sync(task)
@@ -173,6 +174,8 @@ def task_update(*, task: Task, changes: dict[str, Any]) -> Task:
         _check_request(merged["agent_type"], merged["agent_config"], merged["plan"], title, description)
         _check_schedule(merged["agent_config"])
         rows = rows.filter(status__in=IDLE)
+        if "plan" in changes:  # its secrets are kept sealed at rest (agents/step_secrets.py)
+            changes = {**changes, "plan": seal_plan(changes["plan"])}
     if changes and not rows.update(**changes, updated_at=timezone.now()):
         current = Task.objects.filter(id=task.id).values_list("status", flat=True).first()
         raise TaskInUse(task.id, current, "change the agent of")
