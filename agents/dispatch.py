@@ -86,6 +86,11 @@ class InlineRunner:
                 self._cond.wait(remaining)
         return True
 
+    @property
+    def running(self) -> bool:
+        """Whether this process's runner thread is alive (/readyz on the embedded default)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def start(self) -> None:
         """Start the runner thread now (a server in the embedded mode), so the sweeper runs from the start."""
         with self._cond:

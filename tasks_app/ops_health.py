@@ -13,15 +13,15 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from agents.dispatch import INLINE
+from agents.heartbeats import stale_after_s
+
 from .ops_data import WorkerHeartbeat
 
 REDIS_TIMEOUT_S = 1.0
 
 
 def stale_after() -> timedelta:
-    # import here: agents imports tasks_app; the limit is the engine's (agents/heartbeats.py)
-    from agents.heartbeats import stale_after_s
-
     return timedelta(seconds=stale_after_s())
 
 
@@ -75,10 +75,7 @@ def _safe_url(url: str) -> str:
 
 def _worker(now: Any) -> tuple[bool, str]:
     if settings.EMBEDDED:
-        from agents.dispatch import INLINE
-
-        thread = INLINE._thread  # the runner's own liveness, read only
-        if thread is None or not thread.is_alive():
+        if not INLINE.running:
             INLINE.start()  # it starts with the first wake-up; a server asked whether it is ready starts it now
             return True, "the in-process runner was started in this process"
         return True, "the in-process runner runs in this process"
