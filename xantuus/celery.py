@@ -21,6 +21,9 @@ app.autodiscover_tasks(["agents"])
 # reuse it; workers keep theirs (CONN_HEALTH_CHECKS still tests it before each task).
 app.conf["CELERY_DB_REUSE_MAX"] = int(os.environ.get("WORKER_DB_REUSE_MAX", "1000"))
 
+# The handlers below import Django and the engine when their signal fires: this module loads with
+# the settings (xantuus/__init__.py), before the apps and their models are ready.
+
 
 @worker_process_init.connect
 def keep_database_connections(**_: object) -> None:
