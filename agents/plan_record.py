@@ -1,18 +1,16 @@
 """Recording a plan version: its PlanVersion row, its entry in the trace's `plans`, its `plan` event.
 
-One shape, built here only. Call inside the transaction that stores the plan on the task, so
+The entry is agents/trace.py's plan_entry (the trace's one builder). Call inside the transaction that stores the plan on the task, so
 the row, the trace and the task's plan change together (the event goes out after the commit).
 """
 from __future__ import annotations
 
 from typing import Any
 
-from django.utils import timezone
-
 from tasks_app.events import emit
 from tasks_app.models import PlanVersion, Task
 
-from .trace import copy_of
+from .trace import plan_entry, with_plan
 
 
 def record(task: Task, *, version: int, kind: str, source: str, at_step: int, reason: str,
@@ -26,16 +24,8 @@ def record(task: Task, *, version: int, kind: str, source: str, at_step: int, re
         defaults={"kind": kind, "source": source, "at_step": at_step, "reason": reason[:10_000], "plan": stored,
                   "tokens": tokens, "credits": credits, "model": model[:100]},
     )
-    entry = {"version": version, "kind": kind, "source": source, "atStep": at_step, "reason": reason,
-             "totalSteps": len(plan.get("steps", [])), "tokens": tokens, "credits": credits,
-             "estimate": (plan.get("planning") or {}).get("estimate"), "timestamp": timezone.now().isoformat()}
+    entry = plan_entry(version=version, kind=kind, source=source, at_step=at_step, reason=reason, plan=plan,
+                       tokens=tokens, credits=credits)
     emit(task.id, "plan", entry)
-    return with_entry(task, entry)
-
-
-def with_entry(task: Task, entry: dict[str, Any]) -> dict[str, Any]:
-    """The task's trace with one more `plans` entry (e.g. a refinement that kept the plan)."""
-    trace = copy_of(task)
-    trace["plans"] = [*trace.get("plans", []), entry]
-    return trace
+    return with_plan(task, entry)
 

@@ -35,6 +35,7 @@ from .llm.base import LLMUnavailable
 from .model_planner import Outcome, PlanningFailed
 from .plan import Plan
 from .planner import PLANNING_CREDITS, base_plan, checked, connected_accounts, guidance, is_reactive, meta
+from .trace import with_plan
 
 if TYPE_CHECKING:
     from .attempt import Attempt
@@ -175,7 +176,7 @@ def _apply(task: Task, token: str, steps: list[dict[str, Any]], due: dict[str, A
     with transaction.atomic():
         if outcome.kind == "keep":
             plan = {**(task.plan or {}), "planning": notes}
-            trace = plan_record.with_entry(task, _note(due, outcome, credits, kept=True))
+            trace = with_plan(task, _note(due, outcome, credits, kept=True))
         else:
             notes["version"] = int(info.get("version") or 1) + 1
             plan = _next_plan(task, outcome, at, notes, elapsed)
@@ -207,7 +208,7 @@ def _next_plan(task: Task, outcome: Outcome, at: int, notes: dict[str, Any], ela
 def _finish(task: Task, token: str, steps: list[dict[str, Any]], due: dict[str, Any], outcome: Outcome,
             usage: dict[str, Any], credits: int) -> str:
     """The model says the results so far meet the goal, or that it cannot be met: end the run so."""
-    trace = plan_record.with_entry(task, _note(due, outcome, credits, kept=False))
+    trace = with_plan(task, _note(due, outcome, credits, kept=False))
     with transaction.atomic():
         Task.objects.filter(id=task.id, lease_owner=token).update(execution_trace=trace, **usage)
         _debit(task, int(due["atStep"]), credits, outcome)

@@ -68,6 +68,21 @@ def replayed(task: Task, replay_id: str, *, before_step: int) -> dict[str, Any]:
     return {**empty(replay_id, replayOf=task.id), "steps": kept}
 
 
+def plan_entry(*, version: int, kind: str, source: str, at_step: int, reason: str, plan: dict[str, Any],
+               tokens: int, credits: int) -> dict[str, Any]:
+    """A version of the run's plan (its PlanVersion row holds the plan itself): the trace's `plans`."""
+    return {"version": version, "kind": kind, "source": source, "atStep": at_step, "reason": reason,
+            "totalSteps": len(plan.get("steps", [])), "tokens": tokens, "credits": credits,
+            "estimate": (plan.get("planning") or {}).get("estimate"), "timestamp": _now()}
+
+
+def with_plan(task: Task, entry: dict[str, Any]) -> dict[str, Any]:
+    """The task's trace with one more `plans` entry (a new version, or a replanning call that kept the plan)."""
+    trace = copy_of(task)
+    trace["plans"] = [*trace.get("plans", []), entry]
+    return trace
+
+
 def with_rollback(task: Task, report: dict[str, Any]) -> dict[str, Any]:
     """The task's trace with the report of what a rollback undid."""
     return {**copy_of(task), "rollback": report}
