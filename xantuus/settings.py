@@ -235,8 +235,8 @@ AGENT_NOTIFY_EMAIL_KINDS = (
     env_list("AGENT_NOTIFY_EMAIL_KINDS") if "AGENT_NOTIFY_EMAIL_KINDS" in os.environ
     else ["failed", "approval_needed", "credit_limit"]
 )
-# Credits (agents/credits.py): what a new user is granted, and what model tokens cost, in credits
-# per 1000 input and output tokens, per model (longest matching prefix of the model's name, else
+# Credits (agents/credits.py; prices: agents/pricing.py): what a new user is granted, and what model
+# tokens cost, in credits per 1000 input and output tokens, per model (longest matching prefix of the model's name, else
 # "default"). The default prices a typical reasoning step (2-8k tokens in, 300-800 out) at the
 # seed's 100-500 credits.
 AGENT_DEFAULT_CREDITS = env_int("AGENT_DEFAULT_CREDITS", 10_000)
