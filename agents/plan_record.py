@@ -1,7 +1,8 @@
 """Recording a plan version: its PlanVersion row, its entry in the trace's `plans`, its `plan` event.
 
-The entry is agents/trace.py's plan_entry (the trace's one builder). Call inside the transaction that stores the plan on the task, so
-the row, the trace and the task's plan change together (the event goes out after the commit).
+The entry is agents/trace.py's plan_entry (the trace's one builder). Call inside the transaction
+that stores the plan on the task, so the row, the trace and the task's plan change together (the
+event goes out after the commit).
 """
 from __future__ import annotations
 
