@@ -73,13 +73,38 @@ def _json_object(text: str, name: str) -> dict[str, Any] | None:
     return value
 
 
+def json_object(text: str, name: str) -> dict[str, Any] | None:
+    """The text as a JSON object (None when blank); forms.ValidationError says what is wrong."""
+    return _json_object(text, name)
+
+
+# How the wizard draws a field the schema alone cannot say: a cron schedule, a pick of your uploads.
+WIDGETS = {"schedule": "cron"}
+TYPE_WIDGETS = {"data_processing": {"input": "upload"}}
+
+
+def wizard_schemas() -> dict[str, Any]:
+    """Each agent type's config schema (the one its config is validated with), with the wizard's hints."""
+    from agents.types import load
+
+    schemas = {}
+    for kind, _ in KINDS[:4]:
+        schema = load(kind).Config.model_json_schema(by_alias=True)
+        widgets = {**WIDGETS, **TYPE_WIDGETS.get(kind, {})}
+        for name, prop in schema.get("properties", {}).items():
+            if name in widgets:
+                prop["x-widget"] = widgets[name]
+        schemas[kind] = schema
+    return schemas
+
+
 def pretty(value: Any) -> str:
     return json.dumps(value, indent=2) if value is not None else ""
 
 
 class TaskWizardForm(forms.Form):
     kind = forms.ChoiceField(label="Agent type", choices=KINDS, widget=forms.RadioSelect, initial="research")
-    agent_config = forms.CharField(label="Configuration (JSON)", required=False,
+    agent_config = forms.CharField(label="Configuration (JSON)", required=False,  # the fields fill it in
                                    widget=forms.Textarea(attrs={"rows": 12, "spellcheck": "false"}))
     plan = forms.CharField(label="Plan (JSON)", required=False,
                            widget=forms.Textarea(attrs={"rows": 16, "spellcheck": "false"}))

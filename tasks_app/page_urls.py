@@ -2,7 +2,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import approval_pages, oauth, pages, unsubscribe
+from . import approval_pages, oauth, pages, unsubscribe, wizard_pages
 from .login_forms import LoginView
 
 urlpatterns = [
@@ -11,6 +11,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("tasks/", pages.task_list, name="task-list-page"),
     path("tasks/new", pages.task_new, name="task-new"),
+    path("tasks/new/check", wizard_pages.check, name="task-new-check"),  # the wizard's live check
     path("tasks/<str:task_id>/", pages.task_detail, name="task-detail-page"),
     path("tasks/<str:task_id>/live", pages.task_live, name="task-live"),
     path("notifications/read", pages.notifications_read, name="notifications-read"),

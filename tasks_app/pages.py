@@ -20,7 +20,7 @@ from . import credentials, lifecycle, selectors, services
 from .api.throttling import TaskCreateThrottle, TaskExecuteThrottle, page_throttle_wait
 from .charts import metric_charts
 from .dashboard import dashboard_metrics
-from .forms import EXAMPLE_PLAN, EXAMPLES, KINDS, TaskWizardForm, initial_form
+from .forms import EXAMPLE_PLAN, EXAMPLES, KINDS, TaskWizardForm, initial_form, wizard_schemas
 from .lifecycle import TERMINAL
 from .models import Approval, Task, TaskStatus
 from .ops_pages import WINDOW_NAMES, window_of
@@ -97,7 +97,7 @@ def task_new(request: HttpRequest) -> HttpResponse:
 def _wizard(request: HttpRequest, form: TaskWizardForm, wait: float | None) -> HttpResponse:
     examples = {kind: {"title": ex["title"], "config": ex["config"]} for kind, ex in EXAMPLES.items()}
     response = render(request, "tasks_app/task_new.html", {
-        "form": form, "examples": examples, "example_plan": EXAMPLE_PLAN,
+        "form": form, "examples": examples, "example_plan": EXAMPLE_PLAN, "schemas": wizard_schemas(),
     }, status=429 if wait is not None else 400 if form.is_bound else 200)
     if wait is not None:
         response["Retry-After"] = str(math.ceil(wait))
