@@ -14,13 +14,12 @@ from pydantic import Field, field_validator
 
 from . import data_sinks, enrichment, http, tabular
 from .base import SideEffect, Tool, ToolContext, ToolInput
+from .enrich_rows import Enricher  # the per-row loop, kept apart to keep this module small
 from .errors import ToolError, ToolInputError
 
 tool = Tool("data", "Read, enrich and save tables of rows (CSV, XLSX, JSON; the built-in CRM).")
 
 MAX_ROWS = 10_000
-CACHE_DAYS = 30  # a provider's answer is reused this long: people change jobs slowly
-MAX_LOOKUPS = 1000  # new provider calls per step; the rest wait for the next run (the cache keeps progress)
 Rows = list[dict[str, Any]]
 
 
@@ -118,8 +117,6 @@ def enrich(params: EnrichInput, context: ToolContext) -> dict[str, Any]:
     Each row's fields get a status: matched, not_matched, unavailable (no provider, no
     email) or error. Answers are cached per email; nothing is ever guessed.
     """
-    from .enrich_rows import Enricher  # the per-row loop, kept apart to keep this module small
-
     return Enricher(params.rows, params.fields, params.key, context).run()
 
 

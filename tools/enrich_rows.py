@@ -11,6 +11,8 @@ from .errors import ToolError
 from .tabular import EMAIL, key_column
 
 MAX_PROBLEMS = 50  # reasons kept in the result; the counts cover every row
+CACHE_DAYS = 30  # a provider's answer is reused this long: people change jobs slowly
+MAX_LOOKUPS = 1000  # new provider calls per step; the rest wait for the next run (the cache keeps progress)
 
 
 class Enricher:
@@ -28,8 +30,6 @@ class Enricher:
             return None  # run_tool outside a task: no cache, every email is asked
 
     def run(self) -> dict[str, Any]:
-        from .data import CACHE_DAYS, MAX_LOOKUPS
-
         if not enrichment.configured():
             self.stopped = "no enrichment provider is configured (AGENT_ENRICHMENT_URL)"
         store = None if self.stopped else self._store()
