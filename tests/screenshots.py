@@ -92,7 +92,11 @@ def shoot(base: str, ids: dict[str, str]) -> list[Path]:
         page.get_by_role("button", name="Log in").click()
         page.wait_for_url(f"{base}/")
 
+        only = set(filter(None, os.environ.get("SCREENSHOTS_ONLY", "").split(",")))  # e.g. "wizard": just those
+
         def save(name: str, path: str, ready: str, *, before: Any = None, max_height: int = 2200) -> None:
+            if only and name not in only:
+                return
             page.goto(f"{base}{path}")
             page.locator(ready).first.wait_for()
             if before:
@@ -109,7 +113,13 @@ def shoot(base: str, ids: dict[str, str]) -> list[Path]:
 
         save("dashboard", "/", ".metrics")
         save("ops", "/ops/", '[data-chart="runs"] rect.bar', max_height=2600)
-        save("wizard", "/tasks/new", "#wizard")
+        def fill_wizard() -> None:  # a price watch from the fields: the schedule's next runs and the plan preview
+            page.get_by_role("radio", name="Browser automation").check()
+            page.get_by_label("Schedule", exact=True).fill("0 9 * * 1-5")
+            page.locator('#plan-preview li[data-action="email.send"]').wait_for()
+            page.locator('[data-role="next-runs"] li').first.wait_for()
+
+        save("wizard", "/tasks/new", "#wizard", before=fill_wizard, max_height=2600)
         save("task", f"/tasks/{ids['research']}/", '[data-role="live"][data-state="live"]',
              before=open_output_and_trace, max_height=2400)
         save("task-approval", f"/tasks/{ids['approval']}/", '[data-role="approval-panel"]')
