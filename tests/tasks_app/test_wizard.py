@@ -157,3 +157,53 @@ def test_a_price_watch_made_with_the_form_fields_alone_runs_to_the_end(
         expect(steps.nth(n).locator('[data-role="status"]')).to_have_text("completed")
     steps.nth(0).locator("summary", has_text="Output").click()
     expect(steps.nth(0).locator("details pre").nth(1)).to_contain_text("89.5")
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_every_type_has_its_fields_an_upload_pick_and_its_own_draft(daphne, user, browser_page):  # noqa: F811
+    from playwright.sync_api import expect
+
+    page, base = browser_page, f"http://{daphne}"
+    page.goto(f"{base}/tasks/new")
+    page.get_by_label("Username").fill("ada")
+    page.get_by_label("Password").fill("pw-ada-123")
+    page.get_by_role("button", name="Log in").click()
+    raw = page.get_by_label("Configuration (JSON)")
+
+    page.get_by_role("radio", name="Data processing").check()
+    page.set_input_files("#cfg-input-file", files=[{"name": "trial-leads.csv", "mimeType": "text/csv",
+                                                    "buffer": b"email,name\nbob@example.com,Bob\n"}])
+    expect(page.locator("#cfg-input")).to_have_value("trial-leads.csv")  # uploaded, listed by GET /api/files, picked
+    expect(page.locator("#plan-preview li").first).to_be_visible()
+    page.locator("#advanced-json summary").click()
+    assert json.loads(raw.input_value())["input"] == "trial-leads.csv"
+
+    page.get_by_role("radio", name="Research").check()
+    sources = page.locator("#cfg-sources input[type=checkbox]")
+    expect(page.locator("#cfg-sources input:checked")).to_have_count(3)  # the seed's example
+    for n in range(sources.count()):
+        sources.nth(n).uncheck()
+    expect(page.locator("#cfg-error-sources")).to_contain_text("at least 1 item")
+    page.locator('#cfg-sources input[value="hackernews"]').check()
+    expect(page.locator("#cfg-error-sources")).to_be_hidden()
+    expect(page.get_by_label("Keywords", exact=True)).to_have_value("AI automation\nAI agents\nworkflow automation")
+    expect(page.locator('[data-role="cron-description"]')).to_have_text("At 09:00, only on Monday (UTC)")
+    assert json.loads(raw.input_value())["sources"] == ["hackernews"]
+
+    page.get_by_role("radio", name="Email campaign").check()
+    page.get_by_label("Recipients", exact=True).fill("bob@example.com\nnot-an-email")
+    expect(page.locator("#cfg-error-recipients")).to_contain_text("1.email: value is not a valid email address")
+    page.get_by_label("Recipients", exact=True).fill("bob@example.com")
+    expect(page.locator("#cfg-error-recipients")).to_be_hidden()
+    expect(page.locator("#config-root-error")).to_have_text(  # the example asks each recipient for three fields
+        "recipients[0] (bob@example.com) lacks name, signup_date, features_used")
+    page.get_by_label("Personalization", exact=True).fill("")
+    expect(page.locator("#config-root-error")).to_be_hidden()
+    expect(page.locator('#plan-preview li[data-action="campaign.send"] .badge.irreversible')).to_be_visible()
+    assert json.loads(raw.input_value())["recipients"] == [{"email": "bob@example.com"}]
+
+    page.get_by_role("radio", name="Data processing").check()  # its draft was kept, not the example again
+    expect(page.locator("#cfg-input")).to_have_value("trial-leads.csv")
+    raw.fill(json.dumps({"input": "trial-leads.csv", "enrichment": ["title", "company_size"], "output": "result"}))
+    expect(page.get_by_label("Enrichment", exact=True)).to_have_value("title\ncompany_size")  # JSON fills the fields

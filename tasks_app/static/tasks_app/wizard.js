@@ -15,7 +15,9 @@ const box = document.getElementById("config-fields");
 const pretty = (value) => (value == null ? "" : JSON.stringify(value, null, 2));
 const csrf = () => form.elements.csrfmiddlewaretoken.value;
 const CHECK_DELAY_MS = 300;
-let shown = { config: config.value, title: title.value };
+let shown = { title: title.value };
+let current = form.elements.kind.value;
+const drafts = {}; // kind -> its config text, kept while the person looks at another type
 let fields = [];
 let sequence = 0;
 let timer = null;
@@ -75,10 +77,13 @@ function choose(kind, fill) {
   }
   const example = examples[kind];
   if (fill && example) {
-    if (panelFor(kind) === "typed" && config.value === shown.config) config.value = pretty(example.config);
+    // each type keeps its own draft: switching away and back loses nothing, and never mixes configs
+    if (panelFor(current) === "typed") drafts[current] = config.value;
+    if (panelFor(kind) === "typed") config.value = drafts[kind] ?? pretty(example.config);
     if (title.value === shown.title) title.value = example.title;
-    shown = { config: config.value, title: title.value };
+    shown = { title: title.value };
   }
+  current = kind;
   buildFor(kind);
   scheduleCheck();
 }

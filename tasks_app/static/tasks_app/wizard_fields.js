@@ -128,7 +128,7 @@ function readField({ widget, input, prop, previous }) {
     case "number": return text === "" ? undefined : Number.isFinite(Number(text)) ? Number(text) : text;
     case "choices": {
       const picked = [...input.querySelectorAll("input:checked")].map((box) => box.value);
-      return picked.length ? picked : undefined;
+      return picked.length ? picked : prop.minItems ? [] : undefined; // none of a must-pick: the server says so
     }
     case "lines": case "emails": {
       const lines = text.split("\n").map((line) => line.trim()).filter(Boolean);
