@@ -107,7 +107,9 @@ def test_a_price_watch_made_with_the_form_fields_alone_runs_to_the_end(
         shops, celery_worker, daphne, user, browser_page):  # noqa: F811 (the fixture)
     from playwright.sync_api import expect
 
-    page, base = browser_page, f"http://{daphne}"
+    page, base, problems = browser_page, f"http://{daphne}", []
+    page.on("console", lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
     page.goto(f"{base}/tasks/new")
     page.get_by_label("Username").fill("ada")
     page.get_by_label("Password").fill("pw-ada-123")
@@ -157,6 +159,7 @@ def test_a_price_watch_made_with_the_form_fields_alone_runs_to_the_end(
         expect(steps.nth(n).locator('[data-role="status"]')).to_have_text("completed")
     steps.nth(0).locator("summary", has_text="Output").click()
     expect(steps.nth(0).locator("details pre").nth(1)).to_contain_text("89.5")
+    assert problems == []  # no script error, nothing the CSP refused
 
 
 @pytest.mark.slow
