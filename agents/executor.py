@@ -164,7 +164,7 @@ def _reason(task: Task, number: int, steps: list[dict[str, Any]]) -> Attempt | N
     attempt = Attempt(number, step["action"], {}, step.get("description") or "")
     try:
         references = reference_context(task, plan, steps)
-        attempt.params = resolve(step.get("params") or {}, references)
+        attempt.params = unseal(resolve(step.get("params") or {}, references))  # sealed at rest (step_secrets)
         if step.get("when") and not resolve(step["when"], references):
             attempt.output = {"skipped": True, "because": f"{step['when']} is false"}  # a plan's if
     except Exception as exc:

@@ -16,7 +16,6 @@ from tasks_app.models import Task, TaskStatus
 from . import credits, plan_record
 from .admission import admit
 from .approvals import expire_overdue
-from .approvals import expire_overdue
 from .dispatch import enqueue
 from .errors import describe
 from .executor import run_step

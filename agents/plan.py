@@ -37,8 +37,6 @@ class PlanStep(BaseModel):
                              description="A reference; the step runs only if it is truthy, e.g. {step3.result.alert}")
     requires_approval: bool = Field(default=False, alias="requiresApproval",
                                     description="A checkpoint: a person approves this step's exact call first")
-    requires_approval: bool = Field(default=False, alias="requiresApproval",
-                                    description="A checkpoint: a person approves this step's exact call first")
 
     @model_validator(mode="after")
     def tool_from_action(self) -> PlanStep:

@@ -111,12 +111,5 @@ def approvals_for_user(*, user: Any, status: str = "pending", task_id: str | Non
     return rows.filter(task_id=task_id) if task_id else rows
 
 
-def approvals_for_user(*, user: Any, status: str = "pending", task_id: str | None = None) -> QuerySet[Approval]:
-    """The user's approvals across their tasks (the inbox), newest first; status "all" for every one."""
-    rows = Approval.objects.filter(task__user=user).select_related("task", "decided_by").order_by("-created_at")
-    rows = rows if status == "all" else rows.filter(status=status)
-    return rows.filter(task_id=task_id) if task_id else rows
-
-
 def notifications_for_user(*, user: Any, limit: int = 10) -> list[Notification]:
     return list(Notification.objects.filter(user=user).select_related("task").order_by("-created_at")[:limit])
