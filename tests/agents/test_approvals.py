@@ -12,7 +12,7 @@ from agents import orchestrator, policies
 from agents.dispatch import INLINE
 from tasks_app import services
 from tasks_app.models import Approval, ApprovalPolicy, Task, TaskExecution
-from tests.fakes.anthropic_server import reply_text, reply_tool_use
+from tests.fakes.anthropic_server import reply_tool_use
 from tests.fakes.webhook_receiver import WebhookReceiver
 
 from .helpers import run_inline
@@ -123,7 +123,7 @@ def test_an_edited_input_is_validated_rechecked_and_is_what_runs(user, smtp_sink
     task = run_inline(services.task_create(user=user, title="newsletter", plan=plan))
     approval = pending(task)
     assert approval.recipients == everyone and "Recipients (11)" in approval.question
-    with pytest.raises(services.InvalidTask, match="invalid input for email.send: subject") as bad:
+    with pytest.raises(services.InvalidTask, match=r"invalid input for email\.send: subject") as bad:
         services.approval_decide(approval=approval, approve=True, user=user, input={"to": everyone[:10]})
     assert bad.value.field == "input" and pending(task).status == "pending", "a bad edit decides nothing"
     edit = {"to": everyone[1:], "subject": "News", "body": "Hi"}
