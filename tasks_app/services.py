@@ -107,6 +107,9 @@ def task_replay(*, task: Task, from_step: int = 1) -> Task:
     kept = list(TaskExecution.objects.filter(task=task, run=task.attempts, step__lt=from_step, status="completed"))
     if len(kept) != from_step - 1:
         raise InvalidTask("fromStep", f"steps before {from_step} did not all complete in the last run")
+    # the replay runs exactly the recorded steps, whoever made them (a template, the model): as
+    # its own plan, which a new run keeps rather than planning afresh
+    plan = {key: value for key, value in plan.items() if key != "planning"}
     with transaction.atomic():
         replay = Task.objects.create(
             user=task.user, project=task.project, title=f"{task.title} (replay from step {from_step})",

@@ -45,7 +45,7 @@ def calls(task, project):
         ("post", f"/api/agent/{t}/pause", None), ("post", f"/api/agent/{t}/resume", None),
         ("post", f"/api/agent/{t}/cancel", None), ("get", f"/api/agent/{t}/trace", None),
         ("post", f"/api/agent/{t}/replay", {"fromStep": 1}), ("get", f"/api/agent/{t}/events", None),
-        ("post", f"/api/agent/{t}/rollback", {"dryRun": False}),
+        ("post", f"/api/agent/{t}/rollback", {"dryRun": False}), ("get", f"/api/agent/{t}/plans", None),
         ("put", "/api/approvals/policies/mass-email", {"enabled": False, "projectId": p}),  # another user's project
         ("delete", "/api/credentials/google", None),  # another user's stored credential: not theirs to forget
         *contact_calls(task),
