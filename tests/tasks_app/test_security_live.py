@@ -33,9 +33,9 @@ def stack(transactional_db, settings, tmp_path) -> Iterator[str]:
     """daphne with a trusted origin and small limits; this process counts against the same limits."""
     if not settings.REDIS_URL:
         pytest.fail("REDIS_URL must point at Redis: the shared limits and the feed live there")
-    settings.AGENT_RATE_CREATE, settings.AGENT_RATE_LOGIN = "2/min", "3/min"
+    settings.AGENT_RATE_CREATE, settings.AGENT_RATE_LOGIN = "2/min", "3/hour"
     cache.clear()
-    env = processes.stack_env(DJANGO_CSRF_TRUSTED_ORIGINS=TRUSTED, AGENT_RATE_CREATE="2/min", AGENT_RATE_LOGIN="3/min")
+    env = processes.stack_env(DJANGO_CSRF_TRUSTED_ORIGINS=TRUSTED, AGENT_RATE_CREATE="2/min", AGENT_RATE_LOGIN="3/hour")
     server, host = processes.daphne(env, tmp_path)
     try:
         yield host
