@@ -68,8 +68,13 @@ def _throttle_address(address: str) -> None:
     limit, period = rate
     now = time.time()
     window = int(now // period)
-    if _count(_key("address", f"{address}|{window}"), period) > limit:
-        raise LoginLocked((window + 1) * period - now, "Too many login attempts from this address")
+    # a sliding window: this window's count plus the last one's, weighted by how much of it
+    # still lies within one period, so a window boundary never hands out a fresh allowance
+    current = _count(_key("address", f"{address}|{window}"), 2 * period)
+    previous = int(cache.get(_key("address", f"{address}|{window - 1}"), 0))
+    overlap = 1 - (now - window * period) / period
+    if current + previous * overlap > limit:
+        raise LoginLocked(max(1.0, (window + 1) * period - now), "Too many login attempts from this address")
 
 
 def _locked_until(username: str) -> float:
