@@ -104,10 +104,7 @@ class EnrichInput(ToolInput):
     @field_validator("fields")
     @classmethod
     def _known(cls, fields: list[str]) -> list[str]:
-        unknown = [f for f in fields if f not in enrichment.FIELDS]
-        if unknown:
-            raise ValueError(f"unknown enrichment field(s) {', '.join(unknown)}; known: {', '.join(enrichment.FIELDS)}")
-        return fields
+        return enrichment.known_fields(fields)
 
 
 @tool.action("enrich", credits=20)

@@ -49,6 +49,14 @@ class ProviderRefused(ToolError):
     """The provider refused the key (401/403/402): no further email will fare better."""
 
 
+def known_fields(fields: list[str]) -> list[str]:
+    """`fields` if each is one the provider can fill; else a ValueError naming the unknown ones."""
+    unknown = [f for f in fields if f not in FIELDS]
+    if unknown:
+        raise ValueError(f"unknown enrichment field(s) {', '.join(unknown)}; known: {', '.join(FIELDS)}")
+    return fields
+
+
 def configured() -> bool:
     return bool(setting("AGENT_ENRICHMENT_URL", ""))
 

@@ -72,10 +72,7 @@ class Config(BaseModel):
     @field_validator("enrichment")
     @classmethod
     def known_fields(cls, fields: list[str]) -> list[str]:
-        unknown = [f for f in fields if f not in enrichment.FIELDS]
-        if unknown:
-            raise ValueError(f"unknown enrichment field(s) {', '.join(unknown)}; known: {', '.join(enrichment.FIELDS)}")
-        return fields
+        return enrichment.known_fields(fields)
 
     @model_validator(mode="after")
     def has_input(self) -> Config:

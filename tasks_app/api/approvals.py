@@ -20,7 +20,7 @@ from tasks_app import selectors, services
 from tasks_app.models import Approval
 
 from .fields import JSONObjectField, StrictCharField, StrictSerializer
-from .schema import errors
+from .schema import errors, page_of
 from .serializers import AnyJSONField
 from .views import MAX_ID, JSONAPIView, Pagination, owned_task, user_of, validated
 
@@ -76,11 +76,7 @@ class ApprovalSerializer(serializers.Serializer):
         return "This action cannot be undone." if approval.irreversible else None
 
 
-class ApprovalPageSerializer(serializers.Serializer):
-    count = serializers.IntegerField()
-    next = serializers.CharField(allow_null=True)
-    previous = serializers.CharField(allow_null=True)
-    results = ApprovalSerializer(many=True)
+ApprovalPageSerializer = page_of(ApprovalSerializer)
 
 
 class InboxQuerySerializer(serializers.Serializer):
