@@ -5,14 +5,14 @@ fields; every other column goes into its attributes. A bad row never stops the g
 """
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import re
 from collections.abc import Iterator
 from typing import Any
 
-import charset_normalizer
+from tools import tabular
+from tools.errors import ToolInputError
 
 from . import contacts, uploads
 
@@ -28,22 +28,13 @@ class CSVImportError(ValueError):
 
 
 def decode(content: bytes) -> tuple[str, str]:
-    """(text, encoding): a BOM or valid UTF-8 first, else charset-normalizer's guess.
-
-    Ties between single-byte guesses go to cp1252, what spreadsheets on Western Windows write.
-    """
-    if content.startswith(codecs.BOM_UTF8):
-        return content[len(codecs.BOM_UTF8):].decode("utf-8", errors="replace"), "utf-8-sig"
+    """(text, encoding), read as the data tool reads files (tools.tabular.decode: a BOM, strict
+    UTF-8, then charset-normalizer with ties to cp1252); what it cannot read is taken as cp1252
+    with replacement characters, so a contact file is never refused for its encoding alone."""
     try:
-        return content.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    matches = list(charset_normalizer.from_bytes(content))
-    if not matches:
+        return tabular.decode(content)
+    except (ToolInputError, UnicodeDecodeError):
         return content.decode("cp1252", errors="replace"), "cp1252"
-    least = min(m.chaos for m in matches)
-    chosen = next((m for m in matches if m.chaos == least and m.encoding == "cp1252"), matches[0])
-    return str(chosen), chosen.encoding
 
 
 def sniff(header_line: str) -> str:
