@@ -1,24 +1,18 @@
-"""Error classes, decided once: transient (retry), tool (observe and adapt), planning, fatal."""
-from __future__ import annotations
+"""Error classes, decided once: transient (retry), tool (observe and adapt), planning, fatal.
 
-import enum
+What the engine then does about each is agents/error_policy.py (where ErrorKind lives, so the
+policy imports nothing of Django)."""
+from __future__ import annotations
 
 import anthropic
 from django.db import InterfaceError, OperationalError
 
 from tools.errors import ToolError, TransientToolError
 
+from .error_policy import ErrorKind
 from .expressions import ExpressionError
 from .llm.base import LLMUnavailable
 from .plan import PlanError
-
-
-class ErrorKind(str, enum.Enum):
-    TRANSIENT = "transient"  # network, timeout, 429/5xx: retry with backoff
-    TOOL = "tool"  # the call failed in a way the agent can reason about
-    PLANNING = "planning"  # the plan or a reference is wrong: replan or fail clearly
-    FATAL = "fatal"  # fail the task, record the error, notify
-
 
 # The database connection failed (PostgreSQL restarting): never the task's fault, never
 # recorded as its failure; the Celery task is retried and the lease/sweeper pick it up.
