@@ -41,6 +41,7 @@ class Attempt:
     rejected_input: bool = False  # the tool refused the input (ToolInputError): the plan's fault, replanned
     plan_version: int = 1  # the version of the run's plan the step came from (PlanVersion)
     deadline: float | None = None  # time.monotonic() when the task's AGENT_TIMEOUT_MS runs out
+    out_of_time: bool = False  # the task's time limit, not the tool or its target, ended the call
 
     @property
     def charged(self) -> int:

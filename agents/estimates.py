@@ -16,6 +16,7 @@ from tasks_app.models import StepStatus, TaskExecution
 from tools import registry
 from tools.errors import ToolInputError
 
+from .dag import critical_path, is_parallel
 from .pricing import token_credits
 
 
@@ -58,7 +59,7 @@ def action_history(action: str, owner_id: int | None) -> ActionHistory | None:
 
 
 def estimate(steps: list[dict[str, Any]], *, owner_id: int | None, declared_duration: int = 0) -> Estimate:
-    """The cost of running `steps` (plan steps as JSON), one after another."""
+    """The cost of running `steps` (plan steps as JSON): one after another, or as a parallel plan runs them."""
     histories = {action: action_history(action, owner_id) for action in {s["action"] for s in steps}}
     known = [h.duration for s in steps if (h := histories[s["action"]]) is not None]
     unknown = len(steps) - len(known)
@@ -71,8 +72,10 @@ def estimate(steps: list[dict[str, Any]], *, owner_id: int | None, declared_dura
         history = histories[step["action"]]
         credits += history.credits if history else _catalog_credits(step["action"])
         tokens += history.tokens if history else 0
-    return Estimate(credits=credits, duration=sum(known) + unknown * share, tokens=tokens,
-                    from_history=len(known))
+    durations = [h.duration if (h := histories[s["action"]]) is not None else share for s in steps]
+    plan = {"steps": steps}
+    duration = critical_path(plan, durations) if is_parallel(plan) else sum(durations)
+    return Estimate(credits=credits, duration=duration, tokens=tokens, from_history=len(known))
 
 
 def _catalog_credits(action: str) -> int:

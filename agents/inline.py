@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from tasks_app import webhook_delivery
 
-from . import heartbeats, metrics, orchestrator, schedules
+from . import branch, heartbeats, metrics, orchestrator, schedules
 from .dispatch import INLINE
 
 
 def register() -> None:
     INLINE.handle("plan", orchestrator.plan)
     INLINE.handle("step", orchestrator.step)
+    INLINE.handle("branch", branch.run_branch)
     INLINE.handle("sweep", lambda _: beat())
 
 

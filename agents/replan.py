@@ -7,7 +7,8 @@ wake-up (run) gives the model the goal, every planned step with its result or er
 problem; the steps it submits replace the rest of the plan as a new version. A model's plan
 whose step comes back empty while later steps rely on it is refined the same way (the model
 may keep the plan). At most AGENT_MAX_REPLANS of both per run. Without a model, or with
-agentConfig.replan false, the run fails as before, with its reason.
+agentConfig.replan false, the run fails as before, with its reason. Which failures replan,
+and when a planning call is retried, is agents/error_policy.py's decision.
 """
 from __future__ import annotations
 
@@ -27,48 +28,38 @@ from tasks_app.redact import redact_output
 from . import credits, estimates, model_planner, plan_prompt, plan_record
 from .adapt import adapted_plan
 from .dispatch import enqueue
-from .errors import DATABASE_DOWN, EngineError, ErrorKind, classify, describe
+from .error_policy import Facts, Verdict, decide
+from .errors import DATABASE_DOWN, EngineError, classify, describe
 from .expressions import references
 from .finish import complete_task, fail_task
 from .llm import get_provider
 from .llm.base import LLMUnavailable
 from .model_planner import Outcome, PlanningFailed
 from .plan import Plan
-from .planner import PLANNING_CREDITS, base_plan, checked, connected_accounts, guidance, is_reactive, meta
+from .planner import PLANNING_CREDITS, base_plan, checked, connected_accounts, guidance, meta
 from .trace import with_plan
 
 if TYPE_CHECKING:
     from .attempt import Attempt
 
 
-def mark(task: Task, attempt: Attempt) -> dict[str, Any]:
-    """{"plan": ...} with a pending replan or refinement after this step, or {} when none is due."""
+def marked(task: Task, attempt: Attempt) -> dict[str, Any]:
+    """The plan with a replan (after a failed step) or a refinement (after an empty one) pending:
+    the next wake-up asks the model first (run). Called once error_policy.decide said REPLAN."""
     plan = task.plan or {}
-    if is_reactive(plan) or not plan.get("steps"):
-        return {}
     number, action = attempt.number, attempt.action
     if attempt.error:
-        if not _replannable(plan, attempt):
-            return {}
         problem = f"step {number} ({action}) failed: {redact_output(attempt.error, attempt.secrets)}"
         pending = {"kind": "replan", "atStep": number, "problem": problem}
-    elif _contradicted(plan, attempt):
+    else:
         shown = json.dumps(redact_output(attempt.output, attempt.secrets), ensure_ascii=False, default=str)[:500]
         pending = {"kind": "refine", "atStep": number,
                    "problem": f"step {number} ({action}) found nothing ({shown}), and later steps rely on it"}
-    else:
-        return {}
-    if _left(plan) <= 0 or not _enabled(task):
-        return {}
-    return {"plan": {**plan, "planning": {**meta(plan), "pending": pending}}}
+    return {**plan, "planning": {**meta(plan), "pending": pending}}
 
 
-def no_replan_left(task: Task, attempt: Attempt) -> str:
-    """Said after a failure that would have been replanned, had the run any replans left."""
-    plan = task.plan or {}
-    if attempt.error and plan.get("steps") and _replannable(plan, attempt) and _left(plan) <= 0:
-        return f" (replanned {meta(plan).get('replans', 0)} times already, the most AGENT_MAX_REPLANS allows)"
-    return ""
+def replans_so_far(plan: dict[str, Any] | None) -> int:
+    return int(meta(plan).get("replans") or 0)
 
 
 def pending(task: Task) -> dict[str, Any] | None:
@@ -77,13 +68,7 @@ def pending(task: Task) -> dict[str, Any] | None:
     return due if isinstance(due, dict) and due.get("atStep") == task.current_step else None
 
 
-def _replannable(plan: dict[str, Any], attempt: Attempt) -> bool:
-    if attempt.kind == ErrorKind.PLANNING or attempt.rejected_input:
-        return True
-    return attempt.kind == ErrorKind.TOOL and meta(plan).get("by") == "model"  # its own plan: it rewrites it
-
-
-def _contradicted(plan: dict[str, Any], attempt: Attempt) -> bool:
+def contradicted(plan: dict[str, Any], attempt: Attempt) -> bool:
     """A model's step found nothing (an empty list, no match) and a later step refers to it."""
     if meta(plan).get("by") != "model" or not is_empty(attempt.output):
         return False
@@ -106,11 +91,7 @@ def is_empty(output: Any) -> bool:
     return False
 
 
-def _left(plan: dict[str, Any]) -> int:
-    return settings.AGENT_MAX_REPLANS - int(meta(plan).get("replans") or 0)
-
-
-def _enabled(task: Task) -> bool:
+def enabled(task: Task) -> bool:
     if (task.agent_config or {}).get("replan") is False:
         return False
     try:
@@ -131,7 +112,7 @@ def run(task: Task, token: str, steps: list[dict[str, Any]]) -> str:
     except DATABASE_DOWN:
         raise
     except Exception as exc:
-        if classify(exc) == ErrorKind.TRANSIENT and int(due.get("retries") or 0) < settings.AGENT_MAX_RETRIES:
+        if decide(model_failure(exc, int(due.get("retries") or 0))).verdict is Verdict.RETRY:
             return _retry(task, token, due)
         charge_gave_up(task, token, exc, at_step=int(due.get("atStep") or 0))
         fail_task(task.id, token, f"replanning after step {due.get('atStep')} failed: {describe(exc)}")
@@ -263,15 +244,21 @@ def _retry(task: Task, token: str, due: dict[str, Any]) -> str:
 
 def retry_planning_later(task: Task, token: str, exc: BaseException) -> bool:
     """Planning a run hit a transient model error: plan again after a backoff; False when out of tries."""
-    if classify(exc) != ErrorKind.TRANSIENT or base_plan(task.plan) is not None:  # never over a person's plan
+    if base_plan(task.plan) is not None:  # never over a person's plan: the count below would replace it
         return False
-    retries = int(meta(task.plan).get("planRetries") or 0) + 1
-    if retries > settings.AGENT_MAX_RETRIES:
+    retries = int(meta(task.plan).get("planRetries") or 0)
+    if decide(model_failure(exc, retries)).verdict is not Verdict.RETRY:
         return False
+    retries += 1
     with transaction.atomic():
         leases.release(task.id, token, plan={"planning": {"planRetries": retries}})
         enqueue("plan", task.id, priority=task.priority, countdown=_backoff(retries))
     return True
+
+
+def model_failure(exc: BaseException, retries: int) -> Facts:
+    """The facts of a planning call that failed (the model itself: never observed, only retried)."""
+    return Facts(kind=classify(exc), retries=retries, max_retries=settings.AGENT_MAX_RETRIES, model_step=True)
 
 
 def _backoff(retries: int) -> float:

@@ -16,7 +16,7 @@ from django.db import close_old_connections
 from tasks_app import webhook_delivery
 from xantuus import logs
 
-from . import heartbeats, metrics, orchestrator, schedules
+from . import branch, heartbeats, metrics, orchestrator, schedules
 from .errors import DATABASE_DOWN
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,16 @@ def run_step(task_id: str) -> str:
     logs.bind(taskId=task_id)
     outcome = orchestrator.step(task_id)  # the executor binds the run and step it ran
     log.info("step of task %s: %s", task_id, outcome, extra={"outcome": outcome})
+    return outcome
+
+
+@shared_task(name="agents.tasks.run_branch", **RETRY_ON_DB_DOWN)
+def run_branch(task_id: str, run: int, step: int) -> str:
+    """One step of a parallel plan (agents/branch.py), on whichever worker takes the message."""
+    close_old_connections()
+    logs.bind(taskId=task_id, run=run, step=step)
+    outcome = branch.run_branch(task_id, run, step)
+    log.info("step %s of task %s: %s", step, task_id, outcome, extra={"outcome": outcome})
     return outcome
 
 

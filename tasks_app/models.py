@@ -31,6 +31,7 @@ class Priority(models.TextChoices):
 
 
 class StepStatus(models.TextChoices):
+    PENDING = "pending"  # a parallel plan's step handed to a worker, not started yet (agents/fanout.py)
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"
@@ -156,6 +157,9 @@ class TaskExecution(models.Model):
     # (never read from the tool's output, which may hold data an outside server wrote)
     compensation = models.JSONField(null=True, blank=True)
     plan_version = models.IntegerField(default=1)  # the PlanVersion of its run it ran from
+    # a parallel plan's step is claimed like a task's lease (tasks_app/step_claims.py): who runs it, until when
+    claim_owner = models.CharField(max_length=120, null=True, blank=True)
+    claim_expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 

@@ -1,0 +1,134 @@
+"""Parallel plans: steps whose dependencies are done run at once (fan-out), a step that needs
+several waits for all of them (fan-in), each step once per run, even when a worker is killed."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from agents.dag import dependencies, is_parallel, ready
+from agents.orchestrator import sweep
+from tasks_app import services
+from tasks_app.models import Task, TaskEvent, TaskExecution
+from tests.fakes import processes
+
+from .helpers import wait_for
+
+
+def diamond(hn_url: str) -> dict:
+    """Two independent fetches and a third step that uses both."""
+    return {"steps": [
+        {"id": "first", "action": "http.get", "params": {"url": f"{hn_url}/item/9001.json"}, "dependsOn": []},
+        {"id": "second", "action": "http.get", "params": {"url": f"{hn_url}/item/9002.json"}, "dependsOn": []},
+        {"id": "both", "action": "http.get", "dependsOn": ["first", "second"],
+         "params": {"url": f"{hn_url}/topstories.json",
+                    "headers": {"X-Titles": "{first.result.title} + {second.result.title}"}}},
+    ]}
+
+
+def finished(task_id: str) -> Task | None:
+    task = Task.objects.get(id=task_id)
+    return task if task.status in {"completed", "failed", "cancelled"} else None
+
+
+def test_the_shape_of_a_parallel_plan():
+    plan = diamond("http://x.test")
+    assert is_parallel(plan)
+    assert dependencies(plan) == {1: set(), 2: set(), 3: {1, 2}}
+    assert ready(plan, finished=set(), started=set()) == [1, 2]
+    assert ready(plan, finished={1}, started={1, 2}) == []
+    assert ready(plan, finished={1, 2}, started={1, 2}) == [3]
+    # a reference is a dependency too; a plan without dependsOn keeps its sequential meaning
+    chained = {"steps": [{"action": "http.get", "params": {}}, {"action": "http.get", "params": {"u": "{step1.result}"},
+                                                                 "dependsOn": []}]}
+    assert dependencies(chained) == {1: set(), 2: {1}}
+    assert not is_parallel({"steps": [{"action": "http.get", "dependsOn": []}, {"action": "http.get"}]})
+
+
+def test_a_parallel_plan_runs_every_step_once_and_fans_in(user, hn_server, inline_engine):
+    task = services.task_create(user=user, title="diamond", plan=diamond(hn_server.url))
+    services.task_execute(task=task)
+    task = wait_for(lambda: finished(task.id), timeout=30, what="the task to finish")
+    assert task.status == "completed", task.error
+    rows = list(TaskExecution.objects.filter(task=task).order_by("step"))
+    assert [(r.step, r.status, r.claim_owner) for r in rows] == [(1, "completed", None), (2, "completed", None),
+                                                                  (3, "completed", None)]
+    titles = [hn_server.stories[0]["title"], hn_server.stories[1]["title"]]
+    assert rows[2].input["headers"]["X-Titles"] == f"{titles[0]} + {titles[1]}"  # fan-in: both results resolved
+    assert task.current_step == 3 and task.tool_calls == 3 and task.total_steps == 3
+    assert sorted(s["step"] for s in task.execution_trace["steps"]) == [1, 2, 3]
+    events = [e.payload for e in TaskEvent.objects.filter(task=task, type="step").order_by("seq")]
+    assert sorted(e["step"] for e in events) == [1, 2, 3] and events[-1]["progress"] == 100
+    assert set(task.result["outputs"]) == {"first", "second", "both"}
+
+
+def test_a_failing_branch_fails_the_run_with_its_reason(user, hn_server, inline_engine):
+    plan = diamond(hn_server.url)
+    plan["steps"][1]["params"]["url"] = f"{hn_server.url}/nowhere"
+    task = services.task_create(user=user, title="diamond", plan=plan)
+    services.task_execute(task=task)
+    task = wait_for(lambda: finished(task.id), timeout=30, what="the task to finish")
+    assert task.status == "failed" and task.error.startswith("step 2 (http.get) failed: "), task.error
+    assert not TaskExecution.objects.filter(task=task, step=3).exists()  # what needed it never ran
+
+
+@pytest.mark.slow
+def test_independent_steps_run_at_the_same_time_on_two_worker_processes(user, hn_server, celery_worker):
+    hn_server.delays["/item/"] = 1.0
+    task = services.task_create(user=user, title="diamond", plan=diamond(hn_server.url))
+    started = time.monotonic()
+    services.task_execute(task=task)
+    task = wait_for(lambda: finished(task.id), timeout=60, what="the worker to finish the task")
+    elapsed = time.monotonic() - started
+    assert task.status == "completed", f"{task.error}\n{celery_worker.tail()}"
+    rows = {r.step: r for r in TaskExecution.objects.filter(task=task)}
+    assert rows[1].duration >= 1000 and rows[2].duration >= 1000  # two one-second steps, then a quick one
+    assert elapsed < 2.6, f"took {elapsed:.2f}s: the two one-second steps did not overlap"
+    log = celery_worker.log_path.read_text()
+    assert log.count("agents.tasks.run_branch") >= 3
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_fan_out_loses_nothing_and_runs_each_step_once(user, hn_server, settings, tmp_path,
+                                                                           transactional_db, loopback_allowed):
+    from xantuus.celery import app
+
+    settings.EMBEDDED = False
+    settings.AGENT_LEASE_SECONDS = 3
+    app.control.purge()
+    hn_server.delays["/item/"] = 1.5
+    env = processes.stack_env(AGENT_LEASE_SECONDS="3")  # a dead worker's claims lapse quickly
+    worker = processes.celery_worker("worker", env, tmp_path)
+    try:
+        processes.wait_until_ready(worker, "ready.")
+        task = services.task_create(user=user, title="diamond", plan=diamond(hn_server.url))
+        services.task_execute(task=task)
+        wait_for(lambda: sum(p.startswith("/item/") for p in hn_server.requests) >= 2, timeout=30,
+                 what="both branches to be in their calls")
+        worker.kill()  # kill -9 while both branches are in flight
+        assert TaskExecution.objects.filter(task=task, status__in=["pending", "running"]).count() == 2
+        worker = processes.celery_worker("worker2", env, tmp_path)
+
+        def swept() -> Task | None:  # what celery-beat's sweeper does: wake the task nobody looks at
+            sweep()
+            return finished(task.id)
+
+        task = wait_for(swept, timeout=90, what="the task to finish after the kill")
+        assert task.status == "completed", f"{task.error}\n{worker.tail()}"
+    finally:
+        worker.stop()
+    rows = list(TaskExecution.objects.filter(task=task).order_by("step"))
+    assert [(r.step, r.status) for r in rows] == [(1, "completed"), (2, "completed"), (3, "completed")]
+    assert hn_server.requests.count("/topstories.json") == 1  # the fan-in step ran once
+    assert sorted(s["step"] for s in task.execution_trace["steps"]) == [1, 2, 3]  # each recorded once
+    assert task.tool_calls == 3
+    assert sorted(e.payload["step"] for e in TaskEvent.objects.filter(task=task, type="step")) == [1, 2, 3]
+
+
+def test_a_parallel_plan_is_estimated_by_its_longest_path():
+    from agents.dag import critical_path
+
+    plan = diamond("http://x.test")
+    assert critical_path(plan, [1000, 1500, 200]) == 1700  # the two fetches overlap, then the third
+    sequential = {"steps": [{"action": "http.get"}, {"action": "http.get"}]}
+    assert critical_path(sequential, [1000, 1500]) == 1500 and not is_parallel(sequential)
