@@ -10,6 +10,7 @@ import copy
 import logging
 import random
 import time
+from contextlib import AbstractContextManager
 from typing import Any
 
 from django.conf import settings
@@ -25,10 +26,11 @@ from tools.base import SideEffect
 from tools.errors import DeadlineExceeded, ToolInputError
 from xantuus import logs
 
-from . import circuit, credits, react, replan
+from . import circuit, credits, fanout, react, replan
 from .adapt import adapted_plan, goal_of
 from .approvals import decided, gate, hold_unknown_outcome
 from .attempt import Attempt
+from .dag import is_parallel
 from .dispatch import enqueue
 from .error_facts import MODEL_STEP, step_facts
 from .error_policy import Verdict, decide
@@ -68,6 +70,8 @@ def _leased_step(task_id: str, token: str) -> str:
     if limit_error:
         fail_task(task_id, token, limit_error)
         return "failed"
+    if is_parallel(task.plan):  # its steps run on workers of their own (agents/branch.py)
+        return fanout.advance(task, token)
     number = task.current_step + 1
     logs.bind(taskId=task_id, run=task.attempts, step=number)  # every log line of this step names it
     existing = TaskExecution.objects.filter(task_id=task_id, run=task.attempts, step=number).first()
@@ -95,7 +99,7 @@ def _leased_step(task_id: str, token: str) -> str:
             return "awaiting-approval"
         attempt.params = verdict.params if verdict.params is not None else attempt.params
         attempt.output = verdict.skipped
-    _act(task, token, attempt, existing)
+    act(task, attempt, existing, leases.keep_alive(task.id, token))
     attempt.token_credits = credits.tokens_cost(task, attempt)
     attempt.duration_ms = int((time.monotonic() - started) * 1000)
     return _observe(task, token, attempt, existing)
@@ -157,6 +161,11 @@ def _reason(task: Task, number: int, steps: list[dict[str, Any]]) -> Attempt | N
                        goal_met=decision.goal_met)
     if number > len(plan.get("steps", [])):
         return None
+    return planned_attempt(task, plan, number, steps)
+
+
+def planned_attempt(task: Task, plan: dict[str, Any], number: int, steps: list[dict[str, Any]]) -> Attempt:
+    """Step `number` of the plan with its references resolved against the recorded `steps`."""
     step = plan["steps"][number - 1]
     attempt = Attempt(number, step["action"], {}, step.get("description") or "")
     try:
@@ -169,8 +178,10 @@ def _reason(task: Task, number: int, steps: list[dict[str, Any]]) -> Attempt | N
     return attempt
 
 
-def _act(task: Task, token: str, attempt: Attempt, existing: TaskExecution | None) -> None:
-    """Call the tool (unless reasoning already failed or skipped it); a side effect gets its row first."""
+def act(task: Task, attempt: Attempt, existing: TaskExecution | None, alive: AbstractContextManager[None]) -> None:
+    """Call the tool (unless reasoning already failed or skipped it); a side effect gets its row first.
+
+    `alive` renews what lets this worker run the step (the task's lease, or a parallel step's claim)."""
     if attempt.error or attempt.output is not None:
         return
     key = None  # the circuit this call answers to (tools.circuit_keys), known before the call
@@ -188,7 +199,7 @@ def _act(task: Task, token: str, attempt: Attempt, existing: TaskExecution | Non
         stored = copy.deepcopy(context.credentials)
         attempt.secrets = context.secrets  # the same set: what the tool marks while it runs counts too
         context.secrets.update(secret_strings(stored), known_to_step(task, attempt.params))
-        with leases.keep_alive(task.id, token):
+        with alive:
             attempt.output = action.run(attempt.params, context)
         save_refreshed_credentials(task, stored, context)
         attempt.tokens += context.tokens_used
@@ -253,7 +264,7 @@ def _observe(task: Task, token: str, attempt: Attempt, existing: TaskExecution |
         attempt.error += decision.error_note
     if decision.verdict is Verdict.FAIL:
         with transaction.atomic():
-            _save_row(task, attempt, StepStatus.FAILED)
+            save_row(task, attempt, StepStatus.FAILED)
             what = "has a wrong plan" if attempt.kind == ErrorKind.PLANNING else "failed"
             why = f"{attempt.error}{decision.fail_note}"
             fail_task(task.id, token, f"step {attempt.number} ({attempt.action}) {what}: {why}", attempt=attempt)
@@ -262,13 +273,13 @@ def _observe(task: Task, token: str, attempt: Attempt, existing: TaskExecution |
     if decision.verdict is Verdict.REPLAN:  # the next wake-up replans (or refines) first
         change = {"plan": replan.marked(task, attempt)}
     with transaction.atomic():
-        _save_row(task, attempt, StepStatus.FAILED if attempt.error else StepStatus.COMPLETED)
+        save_row(task, attempt, StepStatus.FAILED if attempt.error else StepStatus.COMPLETED)
         _advance(task, token, attempt, **change)
     enqueue("step", task.id, priority=task.priority)
     return "step-failed-observed" if attempt.error else "step-completed"
 
 
-def _save_row(task: Task, attempt: Attempt, status: str) -> None:
+def save_row(task: Task, attempt: Attempt, status: str) -> None:
     TaskExecution.objects.update_or_create(
         task_id=task.id, run=task.attempts, step=attempt.number, defaults=_row_fields(task, attempt, status)
     )
@@ -307,7 +318,7 @@ def step_event(task: Task, attempt: Attempt) -> dict[str, Any]:
 def _retry_later(task: Task, token: str, attempt: Attempt) -> str:
     """Keep the step, note the attempt, and wake it again after exponential backoff with jitter."""
     with transaction.atomic():
-        _save_row(task, attempt, StepStatus.FAILED)
+        save_row(task, attempt, StepStatus.FAILED)
         leases.release(task.id, token, execution_time=task.execution_time + attempt.duration_ms)
     delay = min(60.0, settings.AGENT_RETRY_BASE_S * 2 ** (attempt.retries - 1)) * random.uniform(0.5, 1.0)
     enqueue("step", task.id, priority=task.priority, countdown=delay)
