@@ -31,7 +31,8 @@ from . import credits
 from .approvals import gate, hold_unknown_outcome
 from .attempt import Attempt
 from .dispatch import enqueue
-from .errors import DATABASE_DOWN, ErrorKind, describe
+from .error_policy import ErrorKind, Facts, Verdict, decide
+from .errors import DATABASE_DOWN, describe
 from .executor import act, planned_attempt, save_row, step_event
 from .fanout import ROW_FIELDS, finished_steps
 from .finish import fail_task
@@ -82,25 +83,29 @@ def _claimed(task_id: str, run: int, number: int, token: str) -> str:
     act(task, attempt, row, step_claims.keep_alive(task_id, run, number, token))
     attempt.token_credits = credits.tokens_cost(task, attempt)
     attempt.duration_ms = int((time.monotonic() - started) * 1000)
-    if attempt.wait_until is not None:  # the tool's circuit is open: this step looks again after its cool-down
-        return _later(task, token, attempt, attempt.wait_until, "waiting-for-circuit")
     return _observe(task, token, attempt)
 
 
 def _observe(task: Task, token: str, attempt: Attempt) -> str:
-    if attempt.kind == ErrorKind.TRANSIENT:
+    """Act on the one error policy's verdict. A parallel plan is not rewritten mid-flight (its other
+    steps are running): what would replan or adapt a sequential plan fails it with the step's reason."""
+    decision = decide(Facts(
+        kind=(attempt.kind or ErrorKind.FATAL) if attempt.error else None, retries=attempt.retries,
+        max_retries=settings.AGENT_MAX_RETRIES, out_of_time=attempt.out_of_time,
+        circuit_open=attempt.wait_until is not None))
+    if decision.verdict == Verdict.WAIT and attempt.wait_until is not None:  # the call's circuit cools down
+        return _later(task, token, attempt, attempt.wait_until, "waiting-for-circuit")
+    if decision.verdict == Verdict.RETRY:
         attempt.retries += 1
-        if attempt.retries <= settings.AGENT_MAX_RETRIES:
-            delay = min(60.0, settings.AGENT_RETRY_BASE_S * 2 ** (attempt.retries - 1)) * random.uniform(0.5, 1.0)
-            with transaction.atomic():
-                save_row(task, attempt, StepStatus.FAILED)
-                Task.objects.filter(id=task.id).update(execution_time=F("execution_time") + attempt.duration_ms)
-            return _later(task, token, attempt, timezone.now() + timedelta(seconds=delay),
-                          "retry-scheduled")
-        attempt.error = f"{attempt.error} (gave up after {attempt.retries} attempts)"
+        delay = min(60.0, settings.AGENT_RETRY_BASE_S * 2 ** (attempt.retries - 1)) * random.uniform(0.5, 1.0)
+        with transaction.atomic():
+            save_row(task, attempt, StepStatus.FAILED)
+            Task.objects.filter(id=task.id).update(execution_time=F("execution_time") + attempt.duration_ms)
+        return _later(task, token, attempt, timezone.now() + timedelta(seconds=delay), "retry-scheduled")
     with transaction.atomic():
         locked = Task.objects.select_for_update().select_related("user").get(id=task.id)
-        if attempt.error:
+        if decision.verdict != Verdict.CONTINUE:
+            attempt.error = f"{attempt.error}{decision.error_note}"
             save_row(locked, attempt, StepStatus.FAILED)
             _unclaim(locked, attempt)
             fail_task(task.id, token, f"step {attempt.number} ({attempt.action}) failed: {attempt.error}",

@@ -132,3 +132,30 @@ def test_a_parallel_plan_is_estimated_by_its_longest_path():
     assert critical_path(plan, [1000, 1500, 200]) == 1700  # the two fetches overlap, then the third
     sequential = {"steps": [{"action": "http.get"}, {"action": "http.get"}]}
     assert critical_path(sequential, [1000, 1500]) == 1500 and not is_parallel(sequential)
+
+
+def test_the_credit_check_counts_every_step_handed_out_at_once(user, hn_server, inline_engine):
+    # planning costs 0 for a given plan; the two fetches cost 5 each: a budget of 8 covers one, not both
+    task = services.task_create(user=user, title="diamond", plan=diamond(hn_server.url), credit_budget=8)
+    services.task_execute(task=task)
+    task = wait_for(lambda: Task.objects.filter(id=task.id, status="paused").first(), what="the credit pause")
+    assert task.pause_reason == "credit_limit"
+    assert not TaskExecution.objects.filter(task=task).exists()  # neither branch started
+    assert not hn_server.requests
+
+
+@pytest.mark.slow
+def test_pause_acts_at_step_boundaries_of_a_parallel_plan(user, hn_server, celery_worker):
+    hn_server.delays["/item/"] = 1.0
+    task = services.task_create(user=user, title="diamond", plan=diamond(hn_server.url))
+    services.task_execute(task=task)
+    wait_for(lambda: sum(p.startswith("/item/") for p in hn_server.requests) >= 2, what="both branches to start")
+    services.task_pause(task=task)
+    paused = wait_for(lambda: Task.objects.filter(id=task.id, status="paused", current_step=2).first(),
+                      timeout=30, what="the two steps in flight to finish")
+    assert TaskExecution.objects.filter(task=task, status="completed").count() == 2
+    assert not TaskExecution.objects.filter(task=task, step=3).exists()  # nothing new started while paused
+    services.task_resume(task=paused)
+    task = wait_for(lambda: finished(task.id), timeout=60, what="the resumed task to finish")
+    assert task.status == "completed" and task.current_step == 3, task.error
+    assert hn_server.requests.count("/topstories.json") == 1
