@@ -20,6 +20,7 @@ from tasks_app.credit_ledger import CreditEntry
 from tasks_app.models import Task, TaskExecution
 from tools import registry
 
+from .error_policy import Facts, Verdict, decide
 from .notify import notify
 from .planner import PLANNING_CREDITS, is_reactive
 from .pricing import token_credits
@@ -90,7 +91,7 @@ def pause_if_over(task: Task, token: str, cost: int, what: str) -> bool:
 
     The step has not started: resuming runs it then, once the budget or the balance allows."""
     reason = over_limit(task, cost, what)
-    if reason is None:
+    if decide(Facts(over_credit_limit=reason is not None)).verdict is not Verdict.PAUSE:  # agents/error_policy.py
         return False
     with transaction.atomic():
         paused = lifecycle.apply("pause", task_id=task.id, pause_reason=PAUSE_REASON)

@@ -109,4 +109,4 @@ def _after_retries(facts: Facts) -> Decision:
         return Decision(Verdict.FAIL, "no replans left", fail_note=note)
     if facts.kind == ErrorKind.TRANSIENT:
         return Decision(Verdict.FAIL, "transient, retries used up")
-    return Decision(Verdict.FAIL, "nothing can adapt to it")
+    return Decision(Verdict.FAIL, "no replan or adaptation is possible")
