@@ -14,15 +14,13 @@ import logging
 import random
 import time
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from tasks_app import leases, step_claims, webhook_events
-from tasks_app.events import emit
+from tasks_app import leases, step_claims
 from tasks_app.models import StepStatus, Task, TaskExecution, TaskStatus
 from tools.base import SideEffect
 from xantuus import logs
@@ -33,10 +31,9 @@ from .attempt import Attempt
 from .dispatch import enqueue
 from .error_policy import ErrorKind, Facts, Verdict, decide
 from .errors import DATABASE_DOWN, describe
-from .executor import act, planned_attempt, save_row, step_event
-from .fanout import ROW_FIELDS, finished_steps
+from .executor import act, planned_attempt
 from .finish import fail_task
-from .trace import step_entry, with_step
+from .step_record import finished_steps, record_parallel, run_rows, save_row
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +65,7 @@ def _claimed(task_id: str, run: int, number: int, token: str) -> str:
         step_claims.release(task_id, run, number, token)
         return "awaiting-approval"
     started = time.monotonic()
-    done = finished_steps({r["step"]: r for r in TaskExecution.objects.filter(
-        task_id=task_id, run=run, status=StepStatus.COMPLETED).values(*ROW_FIELDS)})
+    done = finished_steps(run_rows(task))
     attempt = planned_attempt(task, task.plan or {}, number, done)
     attempt.retries, attempt.plan_version = row.attempts, row.plan_version
     attempt.deadline = started + (settings.AGENT_TIMEOUT_MS - task.execution_time) / 1000
@@ -113,7 +109,7 @@ def _observe(task: Task, token: str, attempt: Attempt) -> str:
             return "failed"
         save_row(locked, attempt, StepStatus.COMPLETED)
         _unclaim(locked, attempt)
-        _record(locked, attempt)
+        record_parallel(locked, attempt)
     enqueue("step", task.id, priority=task.priority)  # fan-in: what waited for this step may start now
     return "step-completed"
 
@@ -130,25 +126,3 @@ def _later(task: Task, token: str, attempt: Attempt, when: datetime, outcome: st
 def _unclaim(task: Task, attempt: Attempt) -> None:
     TaskExecution.objects.filter(task_id=task.id, run=task.attempts, step=attempt.number).update(
         claim_owner=None, claim_expires_at=None)
-
-
-def _record(task: Task, attempt: Attempt) -> None:
-    """Add the step to the task's counters and trace (the task row is locked) and publish its event."""
-    fields: dict[str, Any] = {
-        "current_step": task.current_step + 1, "tool_calls": task.tool_calls + 1,
-        "total_tokens": task.total_tokens + attempt.tokens, "total_credits": task.total_credits + attempt.charged,
-        "execution_time": task.execution_time + attempt.duration_ms,
-        "execution_trace": with_step(task, step_entry(attempt)),
-    }
-    if attempt.tool_state:
-        fields["tool_state"] = {**(task.tool_state or {}), **attempt.tool_state}
-    Task.objects.filter(id=task.id).update(updated_at=timezone.now(), **fields)
-    for name, value in fields.items():
-        setattr(task, name, value)
-    credits.charge_step(task, attempt)  # in the step's transaction: charged exactly when it is recorded
-    event = step_event(task, attempt)
-    total = task.total_steps
-    event.update(currentStep=task.current_step,  # steps finish out of order: progress counts finished ones
-                 progress=min(100, round(100 * task.current_step / total)) if total else None)
-    emit(task.id, "step", event)
-    webhook_events.step_finished(task, event, attempt.secrets)

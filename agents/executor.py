@@ -20,7 +20,7 @@ from django.utils import timezone
 from tasks_app import leases, webhook_events
 from tasks_app.events import emit
 from tasks_app.models import StepStatus, Task, TaskExecution
-from tasks_app.redact import redact, redact_output, secret_strings
+from tasks_app.redact import secret_strings
 from tools import registry
 from tools.base import SideEffect
 from tools.errors import DeadlineExceeded, ToolInputError
@@ -39,8 +39,9 @@ from .expressions import resolve
 from .finish import complete_task, fail_task, unmet_goal
 from .llm import get_provider
 from .planner import is_reactive, version_of
+from .step_record import row_fields, save_row, step_event
 from .step_secrets import known_to_step, masked_text, unseal
-from .toolcontext import build_tool_context, idempotency_key, reference_context, save_refreshed_credentials
+from .toolcontext import build_tool_context, reference_context, save_refreshed_credentials
 from .trace import step_entry, with_step
 
 log = logging.getLogger(__name__)
@@ -170,6 +171,8 @@ def planned_attempt(task: Task, plan: dict[str, Any], number: int, steps: list[d
     attempt = Attempt(number, step["action"], {}, step.get("description") or "")
     try:
         references = reference_context(task, plan, steps)
+        if "item" in step:  # one item of a for_each step (agents/fanout.py)
+            references["item"] = step["item"]
         attempt.params = unseal(resolve(step.get("params") or {}, references))  # sealed at rest (step_secrets)
         if step.get("when") and not resolve(step["when"], references):
             attempt.output = {"skipped": True, "because": f"{step['when']} is false"}  # a plan's if
@@ -232,23 +235,8 @@ def _held_by_circuit(attempt: Attempt, key: str) -> bool:
 def _record_start(task: Task, attempt: Attempt, existing: TaskExecution | None) -> None:
     TaskExecution.objects.update_or_create(
         task_id=task.id, run=task.attempts, step=attempt.number,
-        defaults=_row_fields(task, attempt, StepStatus.RUNNING),
+        defaults=row_fields(task, attempt, StepStatus.RUNNING),
     )
-
-
-def _row_fields(task: Task, attempt: Attempt, status: str) -> dict[str, Any]:
-    return {
-        "action": attempt.action, "tool": attempt.action.split(".", 1)[0],
-        "input": redact(attempt.params, attempt.secrets),
-        "reasoning": attempt.reasoning, "status": status, "side_effect": attempt.side_effect.value,
-        "idempotency_key": idempotency_key(task, attempt.number),
-        "output": redact_output(attempt.output, attempt.secrets) if status == StepStatus.COMPLETED else None,
-        "error": redact_output(attempt.error, attempt.secrets),
-        "compensation": attempt.compensation if status == StepStatus.COMPLETED else None,
-        "tokens": attempt.tokens, "credits": attempt.charged if status != StepStatus.RUNNING else 0,
-        "duration": attempt.duration_ms, "attempts": attempt.retries, "plan_version": attempt.plan_version,
-        "completed_at": timezone.now() if status != StepStatus.RUNNING else None,
-    }
 
 
 def _observe(task: Task, token: str, attempt: Attempt, existing: TaskExecution | None) -> str:
@@ -279,12 +267,6 @@ def _observe(task: Task, token: str, attempt: Attempt, existing: TaskExecution |
     return "step-failed-observed" if attempt.error else "step-completed"
 
 
-def save_row(task: Task, attempt: Attempt, status: str) -> None:
-    TaskExecution.objects.update_or_create(
-        task_id=task.id, run=task.attempts, step=attempt.number, defaults=_row_fields(task, attempt, status)
-    )
-
-
 def _advance(task: Task, token: str, attempt: Attempt, **extra: Any) -> None:
     """Record the finished step on the task, release the lease, and publish the step event."""
     trace = with_step(task, step_entry(attempt))
@@ -302,17 +284,6 @@ def _advance(task: Task, token: str, attempt: Attempt, **extra: Any) -> None:
     event = step_event(task, attempt)
     emit(task.id, "step", event)
     webhook_events.step_finished(task, event, attempt.secrets)  # one indexed EXISTS unless a step webhook is set
-
-
-def step_event(task: Task, attempt: Attempt) -> dict[str, Any]:
-    total = task.total_steps
-    return {
-        "step": attempt.number, "action": attempt.action, "tool": attempt.action.split(".", 1)[0],
-        "status": "failed" if attempt.error else "completed", "error": attempt.error,
-        "progress": min(100, round(100 * attempt.number / total)) if total else None,
-        "currentStep": attempt.number, "totalSteps": total, "credits": task.total_credits,
-        "tokens": task.total_tokens, "duration": attempt.duration_ms,
-    }
 
 
 def _retry_later(task: Task, token: str, attempt: Attempt) -> str:

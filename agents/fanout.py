@@ -19,27 +19,33 @@ from django.utils import timezone
 from tasks_app import leases, step_claims
 from tasks_app.models import StepStatus, Task, TaskExecution
 
-from . import credits, dag
+from . import credits, dag, for_each
 from .dispatch import enqueue
 from .finish import complete_task, fail_task
 from .planner import version_of
+from .step_record import finished_steps, run_rows
 from .toolcontext import idempotency_key
-
-ROW_FIELDS = ("step", "action", "input", "output", "error", "reasoning", "status", "claim_expires_at")
 
 
 def advance(task: Task, token: str) -> str:
     """Hand out what may run now, or complete the run; releases the task's lease. Returns what happened."""
-    plan = task.plan or {}
-    rows = {row["step"]: row for row in TaskExecution.objects.filter(task_id=task.id, run=task.attempts)
-            .values(*ROW_FIELDS)}
+    rows = run_rows(task)
     finished = {n for n, row in rows.items() if row["status"] == StepStatus.COMPLETED}
+    try:  # the plan grows by a for_each step's items, or one is recorded once they all finished (which
+        # may make the next for_each step ready): until neither happens
+        while for_each.expand(task, rows, finished) or for_each.gather(task, rows, finished):
+            rows = run_rows(task)
+            finished = {n for n, row in rows.items() if row["status"] == StepStatus.COMPLETED}
+    except for_each.ForEachError as exc:
+        fail_task(task.id, token, str(exc))
+        return "failed"
+    plan = task.plan or {}
     if len(finished) == len(plan.get("steps", [])):
         complete_task(task, token, finished_steps(rows))
         return "completed"
     now = timezone.now()
     again = [n for n, row in rows.items() if n not in finished and step_claims.due(row["claim_expires_at"], now)]
-    new = dag.ready(plan, finished, started=set(rows))
+    new = [n for n in dag.ready(plan, finished, started=set(rows)) if not for_each.gathers(plan, n)]
     in_flight = len(rows) - len(finished) - len(again)
     room = settings.AGENT_MAX_TOOL_CALLS - task.tool_calls - in_flight
     handing = sorted(again + new)[:max(0, room)]
@@ -75,9 +81,3 @@ def _hand_out(task: Task, plan: dict[str, Any], number: int, *, existing: bool) 
             reasoning=step.get("description") or "", idempotency_key=idempotency_key(task, number),
             plan_version=version_of(plan), claim_expires_at=until)
     enqueue("branch", task.id, task.attempts, number, priority=task.priority)
-
-
-def finished_steps(rows: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
-    """The run's finished steps in plan order, as the executor's recorded steps (references, results)."""
-    return [{key: row[key] for key in ROW_FIELDS[:-1]} for n, row in sorted(rows.items())
-            if row["status"] == StepStatus.COMPLETED]

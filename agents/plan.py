@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from tools import registry
 from tools.base import Action
@@ -35,6 +35,11 @@ class PlanStep(BaseModel):
     depends_on: list[str] = Field(default_factory=list, alias="dependsOn")
     when: str | None = Field(default=None, max_length=500,
                              description="A reference; the step runs only if it is truthy, e.g. {step3.result.alert}")
+    for_each: str | None = Field(default=None, max_length=500, validation_alias=AliasChoices("for_each", "forEach"),
+                                 serialization_alias="for_each",
+                                 description="A reference to a list, e.g. {step1.result.urls}: the step runs once "
+                                             "per item ({item} in its params), in parallel; its result is the list "
+                                             "of their results")
     requires_approval: bool = Field(default=False, alias="requiresApproval",
                                     description="A checkpoint: a person approves this step's exact call first")
 
@@ -111,7 +116,8 @@ def _bad_refs(plan: Plan, number: int) -> list[str]:
     step = plan.steps[number - 1]
     earlier = {s.id for s in plan.steps[: number - 1]}
     bad = []
-    for ref in sorted(references(step.params) | references(step.when) | set(step.depends_on)):
+    for ref in sorted(references(step.params) | references(step.when) | references(step.for_each)
+                      | set(step.depends_on)):
         positional = ref if STEP_REF.match(ref) else None
         if ref in earlier or (positional and int(positional[4:]) < number):
             continue
@@ -138,7 +144,8 @@ def literal_problems(action: Action, params: dict[str, Any]) -> list[str]:
 
 def _cycles(plan: Plan) -> list[str]:
     """dependsOn (and id references) that go round in a circle, named step by step."""
-    edges = {s.id: set(s.depends_on) | (references(s.params) | references(s.when)) for s in plan.steps}
+    edges = {s.id: set(s.depends_on) | references(s.params) | references(s.when) | references(s.for_each)
+             for s in plan.steps}
     ids = set(edges)
     found: list[str] = []
     state: dict[str, int] = {}  # 1: on the path, 2: done

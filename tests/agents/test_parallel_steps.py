@@ -43,6 +43,11 @@ def test_the_shape_of_a_parallel_plan():
                                                                  "dependsOn": []}]}
     assert dependencies(chained) == {1: set(), 2: {1}}
     assert not is_parallel({"steps": [{"action": "http.get", "dependsOn": []}, {"action": "http.get"}]})
+    # a chain of dependencies runs the same either way: sequentially, where replanning applies
+    chain = {"steps": [{"id": "a", "action": "http.get"}, {"id": "b", "action": "http.get", "dependsOn": ["a"]},
+                       {"action": "http.get", "params": {"x": "{b.result}"}}]}
+    assert not is_parallel(chain)
+    assert is_parallel({"steps": [*chain["steps"][:2], {"action": "http.get", "dependsOn": ["a"]}]})
 
 
 def test_a_parallel_plan_runs_every_step_once_and_fans_in(user, hn_server, inline_engine):
@@ -159,3 +164,37 @@ def test_pause_acts_at_step_boundaries_of_a_parallel_plan(user, hn_server, celer
     task = wait_for(lambda: finished(task.id), timeout=60, what="the resumed task to finish")
     assert task.status == "completed" and task.current_step == 3, task.error
     assert hn_server.requests.count("/topstories.json") == 1
+
+
+def test_for_each_runs_one_step_per_item_in_parallel_and_gathers_their_results(user, hn_server, inline_engine):
+    plan = {"steps": [
+        {"id": "ids", "action": "http.get", "params": {"url": f"{hn_server.url}/topstories.json"}},
+        {"id": "stories", "action": "http.get", "for_each": "{ids.result.slice(0,3)}",
+         "params": {"url": f"{hn_server.url}/item/{{item}}.json"}},
+        {"id": "titles", "action": "http.get",
+         "params": {"url": f"{hn_server.url}/topstories.json",
+                    "headers": {"X-Titles": "{stories.result.map('title').join('|')}"}}},
+    ]}
+    task = services.task_create(user=user, title="for each", plan=plan)
+    services.task_execute(task=task)
+    task = wait_for(lambda: finished(task.id), timeout=30, what="the task to finish")
+    assert task.status == "completed", task.error
+    rows = {r.step: r for r in TaskExecution.objects.filter(task=task)}
+    assert sorted(rows) == [1, 2, 3, 4, 5, 6] and task.total_steps == 6  # 3 items appended as steps 4-6
+    assert [rows[n].input["url"].rsplit("/", 1)[1] for n in (4, 5, 6)] == ["9001.json", "9002.json", "9003.json"]
+    assert [s["title"] for s in rows[2].output] == ["Story number 1", "Story number 2", "Story number 3"]
+    assert rows[3].input["headers"]["X-Titles"] == "Story number 1|Story number 2|Story number 3"
+    assert task.tool_calls == 5  # the gathering step is no call of its own
+    assert [p["kind"] for p in task.execution_trace["plans"]][-1] == "for_each"
+
+
+def test_for_each_over_something_that_is_not_a_list_fails_clearly(user, hn_server, inline_engine):
+    plan = {"steps": [
+        {"id": "one", "action": "http.get", "params": {"url": f"{hn_server.url}/item/9001.json"}},
+        {"action": "http.get", "forEach": "{one.result.title}", "params": {"url": "{item}"}},
+    ]}
+    task = services.task_create(user=user, title="for each", plan=plan)
+    services.task_execute(task=task)
+    task = wait_for(lambda: finished(task.id), timeout=30, what="the task to finish")
+    assert task.status == "failed"
+    assert task.error == "step 2 (http.get): for_each {one.result.title} is str, not a list"
