@@ -91,8 +91,9 @@ def _observe(task: Task, token: str, attempt: Attempt) -> str:
         circuit_open=attempt.wait_until is not None))
     if decision.verdict == Verdict.WAIT and attempt.wait_until is not None:  # the call's circuit cools down
         return _later(task, token, attempt, attempt.wait_until, "waiting-for-circuit")
-    if decision.verdict == Verdict.RETRY:
+    if attempt.kind == ErrorKind.TRANSIENT:  # the row counts every attempt, the last one too
         attempt.retries += 1
+    if decision.verdict == Verdict.RETRY:
         delay = min(60.0, settings.AGENT_RETRY_BASE_S * 2 ** (attempt.retries - 1)) * random.uniform(0.5, 1.0)
         with transaction.atomic():
             save_row(task, attempt, StepStatus.FAILED)
