@@ -23,7 +23,10 @@ step: "{step1.result}", "{step2.result.items[0].url}", "{fetch.result}" for the 
 {user.email}, {user.name}, {task.title}, {config.KEY}. Operations: .field, [index], [a:b], .slice(a,b), \
 .map('field'), .join(', '), .length, .first, .last, .keys(). Braces around anything else stay literal.
 - Refer only to earlier steps. `dependsOn` lists the ids of steps a step needs; `when` (a reference such \
-as "{step3.result.alert}") runs the step only if it is true.
+as "{step3.result.alert}") runs the step only if it is true. Steps that neither list nor refer to each other \
+run at the same time: give independent steps `"dependsOn": []` and later ones the ids they wait for.
+- `for_each` (a reference to a list, such as "{step1.result.slice(0,5)}") runs a step once per item, in \
+parallel, with "{item}" in its params; its result is the list of their results.
 - Give each step a short `description` and an `id` when later steps refer to it.
 - `estimatedCredits` and `estimatedDuration` (milliseconds) are your guess.
 - Actions of a tool marked "needs a connected account" work only if the user connected that account.
