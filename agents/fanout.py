@@ -41,6 +41,7 @@ def advance(task: Task, token: str) -> str:
         return "failed"
     plan = task.plan or {}
     if len(finished) == len(plan.get("steps", [])):
+        task.refresh_from_db()  # the last steps added their counters after this wake-up read the task
         complete_task(task, token, finished_steps(rows))
         return "completed"
     now = timezone.now()
