@@ -37,7 +37,7 @@ def send(chain_id: str, step: int, total: int, mode: str, task_id: str = "", use
 
 
 def _write_step(chain_id: str, step: int, mode: str, task_id: str, user_id: int) -> None:
-    from tasks_app.events import publish
+    from tasks_app.events import live_message, publish
     from tasks_app.models import Task, TaskEvent, TaskExecution
 
     payload: dict[str, Any] = {"step": step, "action": "noop.pass", "status": "completed"}
@@ -50,5 +50,5 @@ def _write_step(chain_id: str, step: int, mode: str, task_id: str, user_id: int)
                                                tool_calls=F("tool_calls") + 1, updated_at=timezone.now())
         TaskEvent.objects.create(task_id=task_id, seq=step, type="step", payload=payload)
         if mode == "events":
-            message = {"type": "task.event", "event": {"taskId": task_id, "seq": step, "type": "step", **payload}}
+            message = live_message({"taskId": task_id, "seq": step, "type": "step", **payload})
             transaction.on_commit(lambda: publish(task_id, user_id, message))

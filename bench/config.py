@@ -30,8 +30,10 @@ class Sizes:
     tp_repeats: int  # throughput runs per layer and worker count (median)
     rss_steps: int  # run_step calls by worker 1 between its two RSS readings (at least)
     first_step: int  # POST /execute -> first step samples
-    ws_subscribers: int
+    ws_subscribers: int  # on one task's feed
     ws_steps: int
+    ws_spread: tuple[int, int, int]  # (subscribers, tasks, steps per task): many feeds at once
+    ws_repeats: int  # `python -m bench.run --only websocket`: each scenario this many times (median)
     load_tasks: int
     load_steps: int
     load_users: int
@@ -40,13 +42,16 @@ class Sizes:
 SIZES = {
     "smoke": Sizes("smoke", repeats=1, chain=5, chains=2, parallel=2, throughput_chains=4, tp_repeats=1,
                    rss_steps=60,
-                   first_step=3, ws_subscribers=5, ws_steps=5, load_tasks=6, load_steps=2, load_users=2),
+                   first_step=3, ws_subscribers=5, ws_steps=5, ws_spread=(6, 3, 2), ws_repeats=1,
+                   load_tasks=6, load_steps=2, load_users=2),
     "quick": Sizes("quick", repeats=3, chain=20, chains=5, parallel=4, throughput_chains=12, tp_repeats=2,
                    rss_steps=1000,
-                   first_step=10, ws_subscribers=200, ws_steps=20, load_tasks=100, load_steps=5, load_users=10),
+                   first_step=10, ws_subscribers=200, ws_steps=20, ws_spread=(1000, 100, 5),
+                   ws_repeats=2, load_tasks=100, load_steps=5, load_users=10),
     "full": Sizes("full", repeats=5, chain=20, chains=10, parallel=6, throughput_chains=20, tp_repeats=3,
                   rss_steps=10_000,
-                  first_step=30, ws_subscribers=200, ws_steps=50, load_tasks=1000, load_steps=5, load_users=100),
+                  first_step=30, ws_subscribers=200, ws_steps=50, ws_spread=(1000, 100, 10),
+                  ws_repeats=3, load_tasks=1000, load_steps=5, load_users=100),
 }
 
 

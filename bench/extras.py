@@ -21,37 +21,50 @@ def first_step(probe_dir: Path, token: str, samples: int) -> dict[str, Any]:
 
 
 def websocket(probe_dir: Path, daphne: Any, port: int, owner: tuple[Any, str], subscribers: int,
-              steps: int, pace_ms: int = 0) -> dict[str, Any]:
-    """`subscribers` clients on one task's feed while it runs `steps` steps (each `pace_ms` long) on the workers."""
+              steps: int, pace_ms: int = 0, tasks: int = 1) -> dict[str, Any]:
+    """`subscribers` clients spread evenly over the feeds of `tasks` tasks while they run `steps` steps
+    each (each `pace_ms` long) on the workers, all executed at once (admission queues what is over its limits).
+    `daphne` is the server (or a list of servers) whose CPU is counted: over the whole run (connects and
+    closes included), and while the tasks ran (the live deliveries)."""
     from django.db import connection
 
     from tasks_app import services
     from tasks_app.models import Task
 
     user, token = owner
-    task = services.task_create(user=user, title="websocket", plan=noop_plan(steps, pace_ms))
+    made = [services.task_create(user=user, title="websocket", plan=noop_plan(steps, pace_ms)) for _ in range(tasks)]
+    ids = [task.id for task in made]
     broker = redis.Redis.from_url(config.REDIS_URL)
+    pids = [server.process.pid for server in (daphne if isinstance(daphne, list) else [daphne])]
+    live_cpu: list[float] = []  # daphne's CPU seconds when the tasks start, and when the clients stop listening
 
-    def run_task() -> int:
+    def run_tasks() -> dict[str, int]:
         try:
             broker.delete(DONE_LIST)
-            services.task_execute(task=Task.objects.get(id=task.id))
-            if wait_done(broker, 300) is None:
-                raise RuntimeError(f"websocket task {task.id} did not finish")
-            return int(Task.objects.values_list("event_seq", flat=True).get(id=task.id))
+            live_cpu.append(sum(map(cpu.process_seconds, pids)))
+            for task in made:
+                services.task_execute(task=Task.objects.get(id=task.id))
+            for _ in made:
+                if wait_done(broker, 300) is None:
+                    raise RuntimeError(f"websocket tasks did not finish: {ids}")
+            return dict(Task.objects.filter(id__in=ids).values_list("id", "event_seq"))
         finally:
             connection.close()
 
-    daphne_cpu, client_cpu = cpu.process_seconds(daphne.process.pid), time.process_time()
-    feeds = ws.measure(port, task.id, token, subscribers, run_task)
-    daphne_cpu, client_cpu = cpu.process_seconds(daphne.process.pid) - daphne_cpu, time.process_time() - client_cpu
-    lat = ws.latencies(feeds, task.id, Probes(probe_dir).commit)
-    events = max((max(f.live, default=0) for f in feeds), default=0) - feeds[0].base
+    daphne_cpu, client_cpu = sum(map(cpu.process_seconds, pids)), time.process_time()
+    feeds = ws.measure(port, ids, token, max(1, subscribers // tasks), run_tasks,
+                       lambda: live_cpu.append(sum(map(cpu.process_seconds, pids))))
+    daphne_cpu, client_cpu = sum(map(cpu.process_seconds, pids)) - daphne_cpu, time.process_time() - client_cpu
+    lat = ws.latencies(feeds, Probes(probe_dir).commit)
+    first = {f.task_id: f for f in reversed(feeds)}  # each task's first client: base is its lastSeq at subscribe
+    events = sum(max((max(f.live, default=0) for f in feeds if f.task_id == t), default=0) - first[t].base
+                 for t in ids)
     deliveries = sum(len(f.live) for f in feeds)
-    return dict(summary_ms(lat), subscribers=subscribers, events=events, pace_ms=pace_ms, deliveries=deliveries,
-                dropped=sum(f.dropped for f in feeds), lost=sum(f.lost for f in feeds),
+    return dict(summary_ms(lat), subscribers=len(feeds), tasks=tasks, events=events, pace_ms=pace_ms,
+                deliveries=deliveries, dropped=sum(f.dropped for f in feeds), lost=sum(f.lost for f in feeds),
                 closed=sum(f.closed for f in feeds),
                 daphne_cpu_ms_per_delivery=1000 * daphne_cpu / max(1, deliveries),
+                daphne_live_cpu_ms_per_delivery=1000 * (live_cpu[1] - live_cpu[0]) / max(1, deliveries),
                 client_cpu_ms_per_delivery=1000 * client_cpu / max(1, deliveries))
 
 

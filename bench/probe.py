@@ -5,6 +5,7 @@ Lines are `time<TAB>what<TAB>key`, written with one unbuffered O_APPEND write ea
 """
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -76,9 +77,9 @@ def watch_commits() -> None:
     publish = events.publish
 
     def timed_publish(task_id: str, user_id: int, message: dict[str, Any]) -> None:
-        event = message["event"]
-        record("commit", f"{task_id}:{event['seq']}")
+        record("commit", f"{task_id}:{message['seq']}")
         publish(task_id, user_id, message)
+        event = json.loads(message["text"])
         if event.get("type") == "status" and event.get("status") in FINISHED:
             signal_done(task_id)
 

@@ -89,14 +89,7 @@ def markdown(r: dict[str, Any]) -> str:
     out += _table(["layer", "p50 (ms), default", "p50, persistent", "p99 (ms), default", "p99, persistent",
                    "steps/s 1 worker, default", "steps/s, persistent", "connections / step, default",
                    "connections / step, persistent"], what_if_rows(r))
-    wsp, ws = r["whatif"]["ws"], r["ws"]["many"]
-    out += ["", f"And the websocket fan-out with channels_redis's pub/sub layer (`bench/settings_pubsub.py`, in the "
-            f"worker, daphne and the bench process) instead of the default RedisChannelLayer, {wsp['subscribers']} "
-            f"subscribers: commit → receive p50 {num(wsp['p50'], 1)} ms, p95 {num(wsp['p95'], 1)} ms, p99 "
-            f"{num(wsp['p99'], 1)} ms (default layer: p50 {num(ws['p50'], 1)} ms, p99 {num(ws['p99'], 1)} ms); "
-            f"{wsp['dropped']} dropped live, {wsp['lost']} lost after refill, {wsp['closed']} sockets closed by the "
-            f"server; daphne CPU per delivery {num(wsp['daphne_cpu_ms_per_delivery'])} ms (default "
-            f"{num(ws['daphne_cpu_ms_per_delivery'])} ms).", ""]
+    out += [""]
     out += _details(r)
     return "\n".join(out)
 
@@ -117,7 +110,7 @@ def _notes(r: dict[str, Any]) -> str:
 
 def _details(r: dict[str, Any]) -> list[str]:
     first, ws1, ws, rss, load = r["first_step"], r["ws"]["one"], r["ws"]["many"], r["rss"], r["load"]
-    paced = r["ws"]["paced"]
+    paced, spread = r["ws"]["paced"], r["ws"]["spread"]
     out = ["### Time to first step, websocket, memory", ""]
     out += _table(["measure", "p50", "p95", "p99", "notes"], [
         ["POST /api/agent/execute/{id} → first run_step starts (ms)", num(first["p50"], 1), num(first["p95"], 1),
@@ -130,13 +123,22 @@ def _details(r: dict[str, Any]) -> list[str]:
          num(ws["p99"], 1), f"{ws['events']} events × {ws['subscribers']} clients = {ws['deliveries']:,} "
          f"deliveries; {ws['dropped']} dropped live, {ws['lost']} lost after refill, {ws['closed']} connections "
          f"closed by the server; CPU per delivery: "
-         f"daphne {num(ws['daphne_cpu_ms_per_delivery'])} ms, the clients {num(ws['client_cpu_ms_per_delivery'])} "
-         f"ms"],
+         f"daphne {num(ws['daphne_live_cpu_ms_per_delivery'], 3)} ms while the task ran "
+         f"({num(ws['daphne_cpu_ms_per_delivery'], 3)} ms with connects and closes), the clients "
+         f"{num(ws['client_cpu_ms_per_delivery'])} ms"],
         [f"the same, {paced['subscribers']} subscribers, steps {paced['pace_ms']} ms apart (ms)", num(paced["p50"], 1),
          num(paced["p95"], 1), num(paced["p99"], 1),
          f"{paced['events']} events; one event's fan-out without a backlog; {paced['dropped']} dropped live, "
          f"{paced['lost']} lost after refill"],
+        [f"commit → websocket receive, {spread['subscribers']:,} subscribers over {spread['tasks']} tasks, all "
+         f"executed at once (ms)", num(spread["p50"], 1), num(spread["p95"], 1), num(spread["p99"], 1),
+         f"{spread['events']:,} events, {spread['deliveries']:,} deliveries; {spread['dropped']} dropped live, "
+         f"{spread['lost']} lost after refill, {spread['closed']} connections closed by the server; daphne CPU "
+         f"per delivery while the tasks ran {num(spread['daphne_live_cpu_ms_per_delivery'], 3)} ms"],
     ])
+    out += ["", "Websocket: the product's channel layer (channels_redis's pub/sub layer: one PUBLISH per event "
+            "and group, fanned out inside daphne), one daphne process; the clients run in this process. "
+            "`python -m bench.run --only websocket` runs these scenarios alone, repeated, and prints medians."]
     out += ["", f"Worker memory (VmRSS of the prefork child that runs the steps): {rss['before_kib'] / 1024:.1f} MiB "
             f"warm, {rss['after_kib'] / 1024:.1f} MiB after {rss['steps']:,} more run_step calls "
             f"({rss['growth_pct']:+.1f}%; worker 1's run_step calls across the whole run, plus a top-up on it "

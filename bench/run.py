@@ -1,5 +1,8 @@
 """python -m bench.run [--quick | --smoke] [--output docs/benchmarks.md]: the whole benchmark in one run.
 
+`--only websocket` runs just the live feed's scenarios (2 workers, daphne), each `ws_repeats` times,
+prints their medians and writes them to websocket.json in the work directory; the report is left alone.
+
 Stages: in-process hot-path counts and profile; one worker: latency per layer (interleaved
 repeats) and steps/s with pg_stat deltas, then memory over many engine steps; two workers:
 steps/s, time to first step through the API, websocket fan-out through daphne, the load run.
@@ -25,6 +28,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, default=config.ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--work-dir", type=Path, default=config.ROOT / "var" / "bench",
                         help="probe files, server logs and results.json")
+    parser.add_argument("--only", choices=["websocket"], help="run one stage alone (its results: work dir)")
     parser.add_argument("--from-results", type=Path, metavar="RESULTS_JSON",
                         help="only rewrite the report from an earlier run's results.json")
     args = parser.parse_args(argv)
@@ -64,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     sizes = config.SIZES[args.size]
     probe_dir, log_dir = setup(args.work_dir)
+    if args.only == "websocket":
+        return websocket_alone(args, sizes, probe_dir, log_dir)
     from bench import machine, report, stages
 
     started, load_start = time.time(), machine.load_average()
@@ -76,6 +82,25 @@ def main(argv: list[str] | None = None) -> int:
     report.write(args.output, results)
     report.print_rich(results)
     print(f"report: {args.output}")
+    return 0
+
+
+def websocket_alone(args: argparse.Namespace, sizes: config.Sizes, probe_dir: Path, log_dir: Path) -> int:
+    from bench import db, feeds, machine, stages
+
+    started, load_start = time.time(), machine.load_average()
+    owner = db.make_users("bench", 1)[0]
+    results: dict[str, Any] = {"machine": machine.describe(), "load_start": load_start,
+                               "busy": machine.busy_processes(), "sizes": vars(sizes)}
+    results.update(feeds.alone(sizes, probe_dir, log_dir, owner))
+    results.update(load_end=machine.load_average(), duration_s=time.time() - started)
+    (args.work_dir / "websocket.json").write_text(stages.to_json(results))
+    print(f"{sizes.name} sizes, {sizes.ws_repeats} repeats (medians), load {load_start:.2f} → "
+          f"{results['load_end']:.2f}, {results['duration_s']:.0f} s; busy: {results['busy']}")
+    print("| " + " | ".join(feeds.HEADER) + " |\n|" + "---|" * len(feeds.HEADER))
+    for row in feeds.rows(results["ws"]):
+        print("| " + " | ".join(row) + " |")
+    print(f"results: {args.work_dir / 'websocket.json'}")
     return 0
 
 

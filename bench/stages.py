@@ -8,13 +8,12 @@ from typing import Any
 
 import redis
 
-from bench import api, config, db, extras, hotpath, perf, stack
+from bench import api, config, db, extras, feeds, hotpath, perf, stack
 from bench.config import Sizes
 from bench.layers import LAYERS, Driver
 
 # Persistent connections: Celery's Django fixup closes the connection before and after every task
 # unless CELERY_DB_REUSE_MAX is set (whatever CONN_MAX_AGE says); bench/app.py sets it from BENCH_DB_REUSE_MAX.
-PACED_STEPS, PACE_MS = 10, 300  # the websocket run with steps as slow as a quick tool: no backlog
 WHAT_IF_ENV = {"DATABASE_CONN_MAX_AGE": "600", "BENCH_DB_REUSE_MAX": "100000"}
 
 
@@ -41,17 +40,13 @@ def run_all(sizes: Sizes, probe_dir: Path, log_dir: Path) -> dict[str, Any]:
         results["first_step"] = extras.first_step(probe_dir, users[1][1], sizes.first_step)
         daphne, port = stack.start_daphne(probe_dir, log_dir)
         _started(servers, daphne)
-        results["ws"] = {n: extras.websocket(probe_dir, daphne, port, users[2], count, steps, pace)
-                         for n, count, steps, pace in (("one", 1, sizes.ws_steps, 0),
-                                                       ("many", sizes.ws_subscribers, sizes.ws_steps, 0),
-                                                       ("paced", sizes.ws_subscribers, PACED_STEPS, PACE_MS))}
+        results["ws"] = feeds.measure(sizes, probe_dir, daphne, port, users[2])
         results["load"] = api.load_run(users[3:], sizes.load_tasks, sizes.load_steps)
         _stopped(servers, w2, daphne)
         _top_up(driver, sizes, probe_dir, rss_before)
         results["rss"] = extras.memory(rss_before, extras.memory_reading(w1, probe_dir))
         _stopped(servers, w1)
         results["whatif"] = what_if(driver, sizes, probe_dir, log_dir, servers)
-        results["whatif"]["ws"] = pubsub_what_if(sizes, probe_dir, log_dir, servers, users[2])
     except Exception:
         for server in servers:
             print(f"--- {server.name} log ---\n{server.tail(30)}")
@@ -93,23 +88,6 @@ def what_if(driver: Driver, sizes: Sizes, probe_dir: Path, log_dir: Path, server
     tp1 = perf.throughput(driver, sizes, probe_dir, [worker], layers=("db", "engine"), repeats=1)
     _stopped(servers, worker)
     return {"env": WHAT_IF_ENV, "latency": latency, "tp1": tp1}
-
-
-def pubsub_what_if(sizes: Sizes, probe_dir: Path, log_dir: Path, servers: list[Any],
-                   owner: tuple[Any, str]) -> dict[str, Any]:
-    """The websocket fan-out again, with channels_redis's pub/sub layer in the worker, daphne and here."""
-    from django.test.utils import override_settings
-
-    from bench import settings_pubsub
-
-    env = {"DJANGO_SETTINGS_MODULE": "bench.settings_pubsub"}
-    worker = _started(servers, stack.start_worker("q1", probe_dir, log_dir, **env))
-    daphne, port = stack.start_daphne(probe_dir, log_dir, name="daphne-pubsub", **env)
-    _started(servers, daphne)
-    with override_settings(CHANNEL_LAYERS=settings_pubsub.CHANNEL_LAYERS):
-        result = extras.websocket(probe_dir, daphne, port, owner, sizes.ws_subscribers, sizes.ws_steps)
-    _stopped(servers, worker, daphne)
-    return result
 
 
 def to_json(results: dict[str, Any]) -> str:

@@ -11,6 +11,17 @@ def _fmt(value: float, digits: int = 2) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
 
+def _feed(ws: dict[str, Any], where: str) -> list[tuple[str, str, bool]]:
+    """The live feed's targets for one scenario: latency, and nothing lost once clients refill."""
+    who = f"{ws['subscribers']:,} subscribers {where}"
+    return [
+        (f"websocket commit → receive p50 ≤ 50 ms, p99 ≤ 250 ms ({who})",
+         f"p50 {_fmt(ws['p50'], 1)} ms, p99 {_fmt(ws['p99'], 1)} ms", ws["p50"] <= 50 and ws["p99"] <= 250),
+        (f"0 events lost with {who}", f"{ws['dropped']} dropped live, {ws['lost']} lost after refill "
+         f"({ws['closed']} sockets closed by the server)", ws["lost"] == 0),
+    ]
+
+
 def check(r: dict[str, Any]) -> list[tuple[str, str, bool]]:
     floor, engine = r["latency"]["floor"], r["latency"]["engine"]
     hot, ws, rss, load = r["hot"]["engine"], r["ws"]["many"], r["rss"], r["load"]
@@ -30,11 +41,7 @@ def check(r: dict[str, Any]) -> list[tuple[str, str, bool]]:
          f"{scale:.2f}× ({_fmt(sps2, 1)} vs {_fmt(sps1, 1)} steps/s)", scale >= 1.6),
         ("POST /execute → first step p50 ≤ 30 ms", f"{_fmt(r['first_step']['p50'], 1)} ms",
          r["first_step"]["p50"] <= 30),
-        (f"websocket commit → receive p50 ≤ 5 ms ({ws['subscribers']} subscribers)",
-         f"{_fmt(ws['p50'], 1)} ms", ws["p50"] <= 5),
-        (f"0 events lost with {ws['subscribers']} subscribers",
-         f"{ws['dropped']} dropped live, {ws['lost']} lost after refill "
-         f"({ws['closed']} sockets closed by the server)", ws["lost"] == 0),
+        *_feed(ws, "on one task"), *_feed(r["ws"]["spread"], f"over {r['ws']['spread']['tasks']} tasks"),
         (f"worker RSS grows < 10% over {rss['steps']:,} steps (run_step calls)",
          f"{rss['growth_pct']:+.1f}% ({rss['before_kib'] / 1024:.1f} → {rss['after_kib'] / 1024:.1f} MiB)",
          rss["growth_pct"] < 10),

@@ -1,6 +1,6 @@
-"""Websocket fan-out: many clients on one task's feed (daphne, token auth), commit -> receive latency,
-and events lost: dropped live (a gap in seq, or a connection the server closed) and still missing
-after the client's refill (resume on the same socket, or a reconnect with ?after=N)."""
+"""Websocket fan-out: many clients on the feeds of one or more tasks (daphne, token auth), commit ->
+receive latency, and events lost: dropped live (a gap in seq, or a connection the server closed) and
+still missing after the client's refill (resume on the same socket, or a reconnect with ?after=N)."""
 from __future__ import annotations
 
 import asyncio
@@ -19,6 +19,7 @@ QUIET_S = 3.0  # an event not received live before the feed was quiet this long 
 
 @dataclass
 class Feed:
+    task_id: str = ""
     base: int = 0  # lastSeq when subscribed
     live: dict[int, float] = field(default_factory=dict)  # seq -> time received
     dropped: int = 0
@@ -49,15 +50,15 @@ async def _open(url: str) -> tuple[Any, dict[str, Any]]:
     return ws, json.loads(await ws.recv())
 
 
-async def _client(url: str, gate: asyncio.Semaphore, subscribed: asyncio.Queue[int],
-                  final: asyncio.Future[int]) -> Feed:
-    feed = Feed()
+async def _client(task_id: str, url: str, gate: asyncio.Semaphore, subscribed: asyncio.Queue[int],
+                  final: asyncio.Future[dict[str, int]], live_over: asyncio.Queue[int]) -> Feed:
+    feed = Feed(task_id)
     async with gate:  # connect in batches: daphne checks each token in the database
         ws, hello = await _open(url)
     feed.base, feed.last_receive = int(hello.get("lastSeq") or 0), time.monotonic()
     await subscribed.put(1)
     live = asyncio.ensure_future(_pump(ws, feed, feed.live))
-    last = await final
+    last = (await final)[task_id]
     wanted = set(range(feed.base + 1, last + 1))
     while wanted - feed.live.keys() and not live.done() and time.monotonic() - feed.last_receive < QUIET_S:
         await asyncio.sleep(0.05)  # late live events still count as live, until the feed goes quiet
@@ -66,6 +67,7 @@ async def _client(url: str, gate: asyncio.Semaphore, subscribed: asyncio.Queue[i
         await live  # its recv() must be gone before the refill calls recv() again
     missing = wanted - feed.live.keys()
     feed.dropped = len(missing)
+    await live_over.put(1)
     if missing:  # what a client does on a gap: ask for everything after the last seq it holds in order
         after, refilled = min(missing) - 1, dict[int, float]()
         try:
@@ -80,30 +82,40 @@ async def _client(url: str, gate: asyncio.Semaphore, subscribed: asyncio.Queue[i
     return feed
 
 
-async def fan_out(url: str, subscribers: int, run_task: Callable[[], int]) -> list[Feed]:
-    """Connect `subscribers` clients, run the task (run_task returns its final seq), collect the feeds."""
+async def fan_out(urls: list[tuple[str, str]], run_tasks: Callable[[], dict[str, int]],
+                  on_live_over: Callable[[], None]) -> list[Feed]:
+    """Connect a client to each (task id, url), run the tasks (run_tasks returns each one's final seq),
+    call on_live_over once every client has stopped listening live (before refills and closes), collect
+    the feeds."""
     loop = asyncio.get_running_loop()
-    subscribed: asyncio.Queue[int] = asyncio.Queue()
-    final: asyncio.Future[int] = loop.create_future()
+    subscribed, live_over = asyncio.Queue[int](), asyncio.Queue[int]()
+    final: asyncio.Future[dict[str, int]] = loop.create_future()
     gate = asyncio.Semaphore(25)
-    clients = [asyncio.ensure_future(_client(url, gate, subscribed, final)) for _ in range(subscribers)]
-    for _ in range(subscribers):
+    clients = [asyncio.ensure_future(_client(task_id, url, gate, subscribed, final, live_over))
+               for task_id, url in urls]
+    for _ in urls:
         await asyncio.wait_for(subscribed.get(), timeout=120)
-    final.set_result(await asyncio.to_thread(run_task))
+    final.set_result(await asyncio.to_thread(run_tasks))
+    for _ in urls:
+        await live_over.get()
+    on_live_over()
     return list(await asyncio.gather(*clients))
 
 
-def latencies(feeds: list[Feed], task_id: str, commit_time: Callable[[str, int], float | None]) -> list[float]:
+def latencies(feeds: list[Feed], commit_time: Callable[[str, int], float | None]) -> list[float]:
     """Seconds from each event's commit (recorded by the worker) to each client receiving it live."""
     out = []
     for feed in feeds:
         for seq, received in feed.live.items():
-            committed = commit_time(task_id, seq)
+            committed = commit_time(feed.task_id, seq)
             if committed is not None:
                 out.append(received - committed)
     return out
 
 
-def measure(port: int, task_id: str, token: str, subscribers: int, run_task: Callable[[], int]) -> list[Feed]:
-    url = f"ws://127.0.0.1:{port}/ws/tasks/{task_id}/?token={token}"
-    return asyncio.run(fan_out(url, subscribers, run_task))
+def measure(port: int, task_ids: list[str], token: str, per_task: int,
+            run_tasks: Callable[[], dict[str, int]], on_live_over: Callable[[], None]) -> list[Feed]:
+    """`per_task` clients on each task's feed, spread over the tasks in turn (as they would connect)."""
+    urls = [(task_id, f"ws://127.0.0.1:{port}/ws/tasks/{task_id}/?token={token}")
+            for _ in range(per_task) for task_id in task_ids]
+    return asyncio.run(fan_out(urls, run_tasks, on_live_over))

@@ -5,6 +5,7 @@ sees a gap in `seq` and reads the missing ones back from TaskEvent.
 """
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -32,9 +33,16 @@ def emit(task_id: str, type_: str, payload: dict[str, Any]) -> int:
         Task.objects.filter(id=task_id).update(event_seq=F("event_seq") + 1)
         seq, user_id = Task.objects.filter(id=task_id).values_list("event_seq", "user_id").get()
         TaskEvent.objects.create(task_id=task_id, seq=seq, type=type_, payload=payload)
-        message = {"type": "task.event", "event": {"taskId": task_id, "seq": seq, "type": type_, **payload}}
+        message = live_message({"taskId": task_id, "seq": seq, "type": type_, **payload})
         transaction.on_commit(lambda: publish(task_id, user_id, message))
     return seq
+
+
+def live_message(event: dict[str, Any]) -> dict[str, Any]:
+    """The channel-layer message of an event: its JSON text encoded once here, not once per subscriber;
+    taskId and seq beside it so a consumer skips what its refill sent without decoding the text."""
+    return {"type": "task.event", "taskId": event["taskId"], "seq": event["seq"],
+            "text": json.dumps(event)}
 
 
 def publish(task_id: str, user_id: int, message: dict[str, Any]) -> None:
@@ -44,7 +52,7 @@ def publish(task_id: str, user_id: int, message: dict[str, Any]) -> None:
     try:  # one trip into the event loop for both groups: each async_to_sync call costs a loop
         async_to_sync(_send_to_groups)(layer, [task_group(task_id), user_group(user_id)], message)
     except Exception:  # the event is stored: a client refills it from the database
-        log.warning("publishing event %s of task %s failed", message["event"]["seq"], task_id, exc_info=True)
+        log.warning("publishing event %s of task %s failed", message["seq"], task_id, exc_info=True)
 
 
 async def _send_to_groups(layer: Any, groups: list[str], message: dict[str, Any]) -> None:

@@ -349,12 +349,12 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_TIMEZONE = TIME_ZONE
 
 # --- Channels ---------------------------------------------------------------------------
+# Redis pub/sub: a group message is one PUBLISH, fanned out inside each daphne process to its own
+# sockets (the list-based RedisChannelLayer writes, and pops, one Redis entry per subscriber). Delivery
+# is at most once; every event is stored and numbered, so a client that sees a gap refills it.
 CHANNEL_LAYERS = {
     "default": (
-        {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 60},
-        }
+        {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
         if REDIS_URL
         else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
     )
