@@ -10,8 +10,8 @@ from typing import Any, cast
 
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from . import selectors, services
@@ -39,8 +39,9 @@ def _input_text(row: Approval) -> str:
 @login_required
 @require_POST
 def decide(request: HttpRequest, approval_id: str) -> HttpResponse:
-    approval = get_object_or_404(Approval.objects.select_related("task"), id=approval_id[:32],
-                                 task__user=request.user)
+    approval = selectors.approval_of_user(user=request.user, approval_id=approval_id[:32])
+    if approval is None:
+        raise Http404("no such approval")
     try:
         services.approval_decide(approval=approval, user=cast(User, request.user), **_decision(request, approval))
     except (services.InvalidTask, ValueError) as exc:

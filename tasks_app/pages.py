@@ -12,8 +12,8 @@ from typing import Any, cast
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from . import credentials, lifecycle, selectors, services
@@ -22,7 +22,7 @@ from .charts import metric_charts
 from .dashboard import dashboard_metrics
 from .forms import EXAMPLE_PLAN, EXAMPLES, KINDS, TaskWizardForm, initial_form, wizard_schemas
 from .lifecycle import TERMINAL
-from .models import Approval, Task, TaskStatus
+from .models import Task, TaskStatus
 from .ops_pages import WINDOW_NAMES, window_of
 from .ops_series import series
 
@@ -35,7 +35,10 @@ def _user(request: HttpRequest) -> User:
 
 
 def _own_task(request: HttpRequest, task_id: str) -> Task:
-    return get_object_or_404(Task, id=task_id[:32], user=request.user)
+    task = selectors.task_of_user(user=request.user, task_id=task_id[:32])
+    if task is None:
+        raise Http404("no such task")
+    return task
 
 
 @login_required
@@ -107,7 +110,7 @@ def _wizard(request: HttpRequest, form: TaskWizardForm, wait: float | None) -> H
 def _task_context(task: Task) -> dict[str, Any]:
     return {
         "task": task, "progress": selectors.task_progress(task), "steps": list(selectors.task_steps(task)),
-        "approvals": list(Approval.objects.filter(task=task, status=Approval.Status.PENDING)),
+        "approvals": selectors.approvals_pending_for_task(task),
         "finished": task.status in TERMINAL,
         "irreversible": selectors.task_irreversible_steps(task) if task.status not in TERMINAL else [],
     }

@@ -1,9 +1,15 @@
-"""Reads: tasks for a user, a task's status and trace in the seed's wire shape (camelCase)."""
+"""Reads: a user's tasks, projects, steps, plan versions and approvals, and the facts a task's answers show.
+
+The faces (the API, the pages, the commands) read through these and shape the answer themselves
+(the API's response serializers); they never query a model directly. Lookups by id are scoped
+to the owner: another user's object is None, like a missing one.
+"""
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import QuerySet
 
 from agents import trace
@@ -12,7 +18,8 @@ from agents.planner import is_reactive
 from agents.policies import irreversible_steps
 from agents.types import build_plan
 
-from .models import Approval, Notification, PlanVersion, Task, TaskExecution
+from . import events
+from .models import Approval, Notification, PlanVersion, Project, Task, TaskExecution
 
 
 def user_by_username(*, username: str) -> Any | None:
@@ -23,20 +30,46 @@ def task_list_for_user(*, user: Any) -> QuerySet[Task]:
     return Task.objects.filter(user=user)
 
 
+def task_of_user(*, user: Any, task_id: str) -> Task | None:
+    return Task.objects.filter(id=task_id, user=user).first()
+
+
+def task_by_id(task_id: str) -> Task:
+    """The task as stored now (a view waiting for a run's outcome reads it again)."""
+    return Task.objects.get(id=task_id)
+
+
+def tasks_filtered(*, user: Any, status: str | None = None, agent_type: str | None = None,
+                   project_id: str | None = None, tag: str | None = None,
+                   order_by: str = "-created_at") -> QuerySet[Task]:
+    """The user's tasks with the list's filters, in a stable order (`order_by` first)."""
+    tasks = task_list_for_user(user=user)
+    if status is not None:
+        tasks = tasks.filter(status=status)
+    if agent_type is not None:
+        tasks = tasks.filter(agent_type=agent_type)
+    if project_id is not None:
+        tasks = tasks.filter(project_id=project_id)
+    if tag is not None:
+        if connection.vendor == "postgresql":
+            tasks = tasks.filter(tags__contains=[tag])
+        else:  # SQLite has no JSON containment: the embedded default filters in Python
+            tasks = tasks.filter(id__in=[t.id for t in tasks.only("id", "tags") if tag in (t.tags or [])])
+    return tasks.order_by(order_by, "-created_at", "id")
+
+
+def projects_for_user(*, user: Any) -> QuerySet[Project]:
+    return Project.objects.filter(user=user).order_by("-created_at", "id")
+
+
+def project_of_user(*, user: Any, project_id: str) -> Project | None:
+    return Project.objects.filter(id=project_id, user=user).first()
+
+
 def task_progress(task: Task) -> int:
     if task.status == "completed":
         return 100
     return min(100, round(100 * task.current_step / task.total_steps)) if task.total_steps else 0
-
-
-def task_status(task: Task) -> dict[str, Any]:
-    """The seed's GET /api/agent/status/{taskId} response."""
-    return {
-        "taskId": task.id, "status": task.status, "currentStep": task.current_step, "totalSteps": task.total_steps,
-        "progress": task_progress(task), "executionTime": task.execution_time, "creditsUsed": task.total_credits,
-        "tokensUsed": task.total_tokens, "error": task.error, "pauseReason": task.pause_reason or None,
-        "creditBudget": task.credit_budget, **task_estimate(task), "irreversibleSteps": task_irreversible_steps(task),
-    }
 
 
 def task_irreversible_steps(task: Task) -> list[dict[str, Any]]:
@@ -65,31 +98,20 @@ def task_trace(task: Task) -> dict[str, Any]:
     return trace.copy_of(task)
 
 
-def step_as_json(row: TaskExecution) -> dict[str, Any]:
-    return {
-        "id": row.id, "run": row.run, "step": row.step, "action": row.action, "tool": row.tool,
-        "input": row.input, "output": row.output, "reasoning": row.reasoning, "status": row.status,
-        "error": row.error, "sideEffect": row.side_effect, "tokens": row.tokens, "credits": row.credits,
-        "duration": row.duration, "planVersion": row.plan_version, "createdAt": row.created_at.isoformat(),
-        "completedAt": row.completed_at.isoformat() if row.completed_at else None,
-    }
+def task_events_since(task: Task, *, after: int) -> list[dict[str, Any]]:
+    """The task's stored progress events with seq greater than `after`, oldest first."""
+    return events.since(task.id, after)
 
 
-def task_plan_versions(task: Task, *, run: int) -> list[dict[str, Any]]:
+def task_executions(task: Task, *, run: int | None = None) -> QuerySet[TaskExecution]:
+    """The task's recorded steps, every run (or one run), in order."""
+    rows = TaskExecution.objects.filter(task=task).order_by("run", "step")
+    return rows if run is None else rows.filter(run=run)
+
+
+def task_plan_versions(task: Task, *, run: int) -> QuerySet[PlanVersion]:
     """The plan versions of one run, oldest first (PlanVersion rows the engine wrote)."""
-    rows = PlanVersion.objects.filter(task=task, run=run).order_by("version")
-    return [{"run": r.run, "version": r.version, "kind": r.kind, "source": r.source, "atStep": r.at_step,
-             "reason": r.reason, "plan": r.plan, "tokens": r.tokens, "credits": r.credits, "model": r.model,
-             "createdAt": r.created_at.isoformat()} for r in rows]
-
-
-def task_result(task: Task) -> dict[str, Any]:
-    """The final task as the run_task command prints it with --json."""
-    steps = TaskExecution.objects.filter(task=task, run=task.attempts).order_by("step")
-    return {
-        **task_status(task), "title": task.title, "agentType": task.agent_type, "result": task.result,
-        "credits": task.total_credits, "steps": [step_as_json(row) for row in steps],
-    }
+    return PlanVersion.objects.filter(task=task, run=run).order_by("version")
 
 
 # --- Reads of the web pages (tasks_app/pages.py). ---------------------------------------
@@ -98,6 +120,19 @@ def task_result(task: Task) -> dict[str, Any]:
 def task_steps(task: Task) -> QuerySet[TaskExecution]:
     """The steps of the task's latest run (all steps of a task never run: none)."""
     return TaskExecution.objects.filter(task=task, run=max(task.attempts, 1)).order_by("step")
+
+
+def task_step(task: Task, *, step_id: str) -> TaskExecution | None:
+    return TaskExecution.objects.filter(id=step_id, task=task).first()
+
+
+def approvals_pending_for_task(task: Task) -> list[Approval]:
+    return list(Approval.objects.filter(task=task, status=Approval.Status.PENDING))
+
+
+def approval_of_user(*, user: Any, approval_id: str) -> Approval | None:
+    return (Approval.objects.select_related("decided_by", "task")
+            .filter(id=approval_id, task__user=user).first())
 
 
 def approvals_pending_for_user(*, user: Any) -> QuerySet[Approval]:

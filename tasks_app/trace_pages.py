@@ -8,15 +8,18 @@ import json
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
 
 from . import selectors
-from .models import Task, TaskExecution
+from .api.serializers import StepSerializer
+from .models import Task
 from .templatetags.trace_view import screenshot_files
 
 
 def _own_task(request: HttpRequest, task_id: str) -> Task:
-    return get_object_or_404(Task, id=task_id[:32], user=request.user)
+    task = selectors.task_of_user(user=request.user, task_id=task_id[:32])
+    if task is None:
+        raise Http404("no such task")
+    return task
 
 
 @login_required
@@ -24,7 +27,7 @@ def trace_download(request: HttpRequest, task_id: str) -> HttpResponse:
     task = _own_task(request, task_id)
     body = {"taskId": task.id, "title": task.title, "status": task.status, "run": task.attempts,
             "trace": selectors.task_trace(task),
-            "steps": [selectors.step_as_json(row) for row in selectors.task_steps(task)]}
+            "steps": StepSerializer(selectors.task_steps(task), many=True).data}
     response = HttpResponse(json.dumps(body, indent=2, ensure_ascii=False, default=str),
                             content_type="application/json; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="trace-{task.id}-run-{max(task.attempts, 1)}.json"'
@@ -34,7 +37,9 @@ def trace_download(request: HttpRequest, task_id: str) -> HttpResponse:
 @login_required
 def step_screenshot(request: HttpRequest, task_id: str, step_id: str, number: int) -> FileResponse:
     task = _own_task(request, task_id)
-    step = get_object_or_404(TaskExecution, id=step_id[:32], task=task)
+    step = selectors.task_step(task, step_id=step_id[:32])
+    if step is None:
+        raise Http404("no such step")
     shots = screenshot_files(step.output)
     if not 1 <= number <= len(shots):
         raise Http404("no such screenshot")

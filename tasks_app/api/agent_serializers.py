@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from tasks_app import selectors
 from tasks_app.models import TaskStatus
 
 from .fields import StrictSerializer
-from .serializers import AnyJSONField, StepSerializer
+from .serializers import AnyJSONField, StepSerializer, TaskFacts
 
 
 class ExecuteSerializer(StrictSerializer):
@@ -24,36 +26,41 @@ class ReplaySerializer(StrictSerializer):
                                         help_text="steps before this one are copied from the original")
 
 
-class StatusSerializer(serializers.Serializer):
-    """selectors.task_status: the seed's GET /api/agent/status/{taskId} response."""
+class StatusSerializer(TaskFacts, serializers.Serializer):
+    """A task's execution status: the seed's GET /api/agent/status/{taskId} response."""
 
-    taskId = serializers.CharField()
+    taskId = serializers.CharField(source="id")
     status = serializers.ChoiceField(choices=TaskStatus.choices)
-    currentStep = serializers.IntegerField()
-    totalSteps = serializers.IntegerField()
-    progress = serializers.IntegerField(help_text="0-100")
-    executionTime = serializers.IntegerField(help_text="milliseconds")
-    creditsUsed = serializers.IntegerField()
-    tokensUsed = serializers.IntegerField()
+    currentStep = serializers.IntegerField(source="current_step")
+    totalSteps = serializers.IntegerField(source="total_steps")
+    progress = serializers.SerializerMethodField(help_text="0-100")
+    executionTime = serializers.IntegerField(source="execution_time", help_text="milliseconds")
+    creditsUsed = serializers.IntegerField(source="total_credits")
+    tokensUsed = serializers.IntegerField(source="total_tokens")
     error = serializers.CharField(allow_null=True)
-    pauseReason = serializers.CharField(allow_null=True, help_text="why it is paused: credit_limit, or null")
-    creditBudget = serializers.IntegerField(allow_null=True, help_text="the most credits one run may spend")
-    estimatedCredits = serializers.IntegerField(allow_null=True, help_text="a run's expected credits, planning "
-                                                                           "included (null: model-driven)")
-    estimatedDuration = serializers.IntegerField(allow_null=True, help_text="a run's expected milliseconds")
-    irreversibleSteps = serializers.ListField(
-        child=AnyJSONField(), help_text="the plan's steps that cannot be undone once they act: step, id, action, "
-                                        "description, why, requiresApproval (shown before the run starts)")
+    pauseReason = serializers.SerializerMethodField(help_text="why it is paused: credit_limit, or null")
+    creditBudget = serializers.IntegerField(source="credit_budget", allow_null=True,
+                                            help_text="the most credits one run may spend")
+    estimatedCredits = serializers.SerializerMethodField(help_text="a run's expected credits, planning "
+                                                                   "included (null: model-driven)")
+    estimatedDuration = serializers.SerializerMethodField(help_text="a run's expected milliseconds")
+    irreversibleSteps = serializers.SerializerMethodField(
+        help_text="the plan's steps that cannot be undone once they act: step, id, action, "
+                  "description, why, requiresApproval (shown before the run starts)")
 
 
 class ResultSerializer(StatusSerializer):
-    """selectors.task_result: the status plus the result and the last run's steps."""
+    """The status plus the result and the last run's steps (also what run_task --json prints)."""
 
     title = serializers.CharField()
-    agentType = serializers.CharField(allow_null=True)
+    agentType = serializers.CharField(source="agent_type", allow_null=True)
     result = AnyJSONField(allow_null=True)
-    credits = serializers.IntegerField()
-    steps = StepSerializer(many=True)
+    credits = serializers.IntegerField(source="total_credits")
+    steps = serializers.SerializerMethodField()
+
+    @extend_schema_field(StepSerializer(many=True))
+    def get_steps(self, task: Any) -> Any:
+        return StepSerializer(selectors.task_executions(task, run=task.attempts), many=True).data
 
 
 class TraceSerializer(serializers.Serializer):
@@ -63,6 +70,11 @@ class TraceSerializer(serializers.Serializer):
     plans = serializers.ListField(child=AnyJSONField(), required=False,
                                   help_text="the run's plan versions and planning calls: version, kind (initial, "
                                             "replan, refine), atStep, reason, tokens, credits")
+    rollback = AnyJSONField(required=False, help_text="the last rollback's report (as POST .../rollback answers)")
+
+    def to_representation(self, instance: Any) -> Any:
+        # the trace is a stored document (agents/trace.py builds it): a key the engine adds passes through
+        return {**instance, **super().to_representation(instance)}
 
 
 class EventsQuerySerializer(serializers.Serializer):
@@ -80,9 +92,15 @@ class EventSerializer(serializers.Serializer):
 
 
 class EventsSerializer(serializers.Serializer):
-    taskId = serializers.CharField()
-    lastSeq = serializers.IntegerField()
-    events = EventSerializer(many=True)
+    # a task's stored events after the seq in the context's `after`
+
+    taskId = serializers.CharField(source="id")
+    lastSeq = serializers.IntegerField(source="event_seq")
+    events = serializers.SerializerMethodField()
+
+    @extend_schema_field(EventSerializer(many=True))
+    def get_events(self, task: Any) -> list[dict[str, Any]]:
+        return selectors.task_events_since(task, after=self.context["after"])
 
 
 class AgentTypeMetricsSerializer(serializers.Serializer):

@@ -12,6 +12,7 @@ from typing import Any
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
+from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,7 +23,7 @@ from tasks_app.models import Approval
 from .fields import JSONObjectField, StrictCharField, StrictSerializer
 from .schema import errors, page_of
 from .serializers import AnyJSONField
-from .views import MAX_ID, JSONAPIView, Pagination, owned_task, user_of, validated
+from .views import MAX_ID, JSONAPIView, Pagination, owned_task, user_of, valid_id, validated
 
 STATUSES = [*Approval.Status.values, "all"]
 
@@ -99,9 +100,8 @@ class DecideSerializer(StrictSerializer):
 
 
 def owned_approval(request: Request, approval_id: str) -> Approval:
-    rows = Approval.objects.select_related("decided_by", "task").filter(task__user=user_of(request))
-    approval = rows.filter(id=approval_id).first() if 0 < len(approval_id) <= MAX_ID and "\x00" not in approval_id \
-        else None
+    approval = (selectors.approval_of_user(user=user_of(request), approval_id=approval_id)
+                if valid_id(approval_id) else None)
     if approval is None:
         raise NotFound(f"approval {approval_id!r} not found")
     return approval
@@ -109,7 +109,7 @@ def owned_approval(request: Request, approval_id: str) -> Approval:
 
 class InboxView(JSONAPIView):
     @extend_schema(summary="Your approvals across your tasks, newest first (status: pending by default, or all)",
-                   parameters=[InboxQuerySerializer], responses={200: ApprovalPageSerializer, **errors(400)})
+                   parameters=[InboxQuerySerializer], responses={200: ApprovalPageSerializer, **errors(400, 404)})
     def get(self, request: Request) -> Response:
         query = validated(InboxQuerySerializer, request.query_params).validated_data
         rows = selectors.approvals_for_user(user=user_of(request), status=query["status"],
@@ -119,10 +119,13 @@ class InboxView(JSONAPIView):
         return paginator.get_paginated_response(ApprovalSerializer(page or [], many=True).data)
 
 
-class TaskApprovalsView(JSONAPIView):
+class TaskApprovalsActions:
+    # GET /api/agent/{taskId}/approvals, an action of the agent viewset (tasks_app/api/agent.py).
+
     @extend_schema(summary="The task's approvals (questions for a person), newest first",
                    responses={200: ApprovalSerializer(many=True), **errors(404)})
-    def get(self, request: Request, task_id: str) -> Response:
+    @action(detail=True, methods=["get"])
+    def approvals(self, request: Request, task_id: str) -> Response:
         task = owned_task(request, task_id)
         rows = selectors.approvals_for_user(user=user_of(request), status="all", task_id=task.id)
         return Response(ApprovalSerializer(rows, many=True).data)

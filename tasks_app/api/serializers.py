@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from tasks_app.models import Priority, Project, TaskStatus
 from tasks_app.seed_shape import SeedShapeError, to_task_body
-from tasks_app.selectors import task_estimate, task_irreversible_steps, task_progress
+from tasks_app.selectors import project_of_user, task_estimate, task_irreversible_steps, task_progress
 
 from .fields import JSONObjectField, StrictCharField, StrictSerializer, validate_schedule
 
@@ -22,6 +23,37 @@ ORDERINGS = ["createdAt", "-createdAt", "updatedAt", "-updatedAt", "dueDate", "-
 @extend_schema_field(OpenApiTypes.OBJECT)
 class AnyJSONField(serializers.JSONField):
     pass
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class IsoDateTimeField(serializers.ReadOnlyField):
+    """A timestamp as Python's isoformat() writes it (`+00:00`, not DRF's `Z`): the steps' and plan
+    versions' answers have always said it so."""
+
+    def to_representation(self, value: datetime) -> str:
+        return value.isoformat()
+
+
+class TaskFacts:
+    # What a task's answers (the task, its status) show beyond its columns: progress, estimates, the
+    # pause reason and the steps that cannot be undone (tasks_app/selectors.py reads them). A comment,
+    # not a docstring: the schema would describe the serializers using it with it.
+
+    def get_progress(self, task: Any) -> int:
+        return task_progress(task)
+
+    def get_pauseReason(self, task: Any) -> str | None:  # noqa: N802  (the wire name)
+        return task.pause_reason or None
+
+    def get_estimatedCredits(self, task: Any) -> int | None:  # noqa: N802  (the wire name)
+        return task_estimate(task)["estimatedCredits"]
+
+    def get_estimatedDuration(self, task: Any) -> int | None:  # noqa: N802  (the wire name)
+        return task_estimate(task)["estimatedDuration"]
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_irreversibleSteps(self, task: Any) -> list[dict[str, Any]]:  # noqa: N802  (the wire name)
+        return task_irreversible_steps(task)
 
 
 class ProjectInputSerializer(StrictSerializer):
@@ -70,7 +102,7 @@ class TaskInputSerializer(StrictSerializer):
     def validate_projectId(self, value: str | None) -> Project | None:  # noqa: N802  (the wire name)
         if value is None:
             return None
-        project = Project.objects.filter(id=value, user=self.context["request"].user).first()
+        project = project_of_user(user=self.context["request"].user, project_id=value)
         if project is None:
             raise serializers.ValidationError(f"no project {value!r}")
         return project
@@ -87,7 +119,7 @@ class TaskInputSerializer(StrictSerializer):
         return {self.SNAKE.get(name, name): value for name, value in self.validated_data.items()}
 
 
-class TaskSerializer(serializers.Serializer):
+class TaskSerializer(TaskFacts, serializers.Serializer):
     id = serializers.CharField()
     title = serializers.CharField()
     description = serializers.CharField(allow_null=True)
@@ -131,9 +163,6 @@ class TaskSerializer(serializers.Serializer):
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
 
-    def get_progress(self, task: Any) -> int:
-        return task_progress(task)
-
     def get_lifetimeCredits(self, task: Any) -> int:  # noqa: N802  (the wire name)
         return int(task.lifetime_credits + task.total_credits)
 
@@ -143,18 +172,6 @@ class TaskSerializer(serializers.Serializer):
     def get_lifetimeExecutionTime(self, task: Any) -> int:  # noqa: N802
         return int(task.lifetime_execution_time + task.execution_time)
 
-    def get_pauseReason(self, task: Any) -> str | None:  # noqa: N802  (the wire name)
-        return task.pause_reason or None
-
-    def get_estimatedCredits(self, task: Any) -> int | None:  # noqa: N802  (the wire name)
-        return task_estimate(task)["estimatedCredits"]
-
-    def get_estimatedDuration(self, task: Any) -> int | None:  # noqa: N802  (the wire name)
-        return task_estimate(task)["estimatedDuration"]
-
-    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
-    def get_irreversibleSteps(self, task: Any) -> list[dict[str, Any]]:  # noqa: N802  (the wire name)
-        return task_irreversible_steps(task)
 
 
 class TaskListQuerySerializer(serializers.Serializer):
@@ -168,7 +185,7 @@ class TaskListQuerySerializer(serializers.Serializer):
 
 
 class StepSerializer(serializers.Serializer):
-    """selectors.step_as_json: one TaskExecution row."""
+    """One TaskExecution row."""
 
     id = serializers.CharField()
     run = serializers.IntegerField()
@@ -180,13 +197,14 @@ class StepSerializer(serializers.Serializer):
     reasoning = serializers.CharField(allow_null=True)
     status = serializers.CharField()
     error = serializers.CharField(allow_null=True)
-    sideEffect = serializers.CharField()
+    sideEffect = serializers.CharField(source="side_effect")
     tokens = serializers.IntegerField()
     credits = serializers.IntegerField()
     duration = serializers.IntegerField(help_text="milliseconds")
-    planVersion = serializers.IntegerField(help_text="the version of the run's plan the step came from")
-    createdAt = serializers.DateTimeField()
-    completedAt = serializers.DateTimeField(allow_null=True)
+    planVersion = serializers.IntegerField(source="plan_version",
+                                           help_text="the version of the run's plan the step came from")
+    createdAt = IsoDateTimeField(source="created_at")
+    completedAt = IsoDateTimeField(source="completed_at", allow_null=True)
 
 
 class ExecutionsQuerySerializer(serializers.Serializer):
@@ -194,6 +212,7 @@ class ExecutionsQuerySerializer(serializers.Serializer):
                                    help_text="only this run's steps (default: every run)")
 
 
+@extend_schema_serializer(many=False)  # a page is one object, also as a viewset's `list` answer
 class TaskPageSerializer(serializers.Serializer):
     count = serializers.IntegerField()
     next = serializers.URLField(allow_null=True)

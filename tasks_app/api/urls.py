@@ -1,4 +1,8 @@
-"""API routes, with the seed's paths (no trailing slash), the schema and its Swagger UI."""
+"""API routes, with the seed's paths (no trailing slash), the schema and its Swagger UI.
+
+The task lifecycle is the router's (tasks_app/api/router.py): the workspace's tasks and projects
+and the agent's actions are viewsets; the other resources are single views.
+"""
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -12,32 +16,22 @@ from . import (
     crm,
     dead_letters,
     files,
-    plans,
     policies,
     prices,
     views,
     webhooks,
     workspace,
 )
+from .router import Router
+
+router = Router()
+router.register("workspace/tasks", workspace.TaskViewSet, basename="task")
+router.register("workspace/projects", workspace.ProjectViewSet, basename="project")
+router.register("agent", agent.AgentViewSet, basename="agent")
 
 urlpatterns = [
     path("auth/token", views.TokenView.as_view(), name="api-token"),
-    path("workspace/tasks", workspace.TaskListView.as_view(), name="task-list"),
-    path("workspace/tasks/<str:id>", workspace.TaskDetailView.as_view(), name="task-detail"),
-    path("workspace/tasks/<str:id>/executions", workspace.TaskExecutionsView.as_view(), name="task-executions"),
-    path("workspace/projects", workspace.ProjectListView.as_view(), name="project-list"),
-    path("workspace/projects/<str:id>", workspace.ProjectDetailView.as_view(), name="project-detail"),
-    path("agent/execute/<str:task_id>", agent.ExecuteView.as_view(), name="agent-execute"),
-    path("agent/status/<str:task_id>", agent.StatusView.as_view(), name="agent-status"),
-    path("agent/metrics", agent.MetricsView.as_view(), name="agent-metrics"),
-    path("agent/<str:task_id>/pause", agent.PauseView.as_view(), name="agent-pause"),
-    path("agent/<str:task_id>/resume", agent.ResumeView.as_view(), name="agent-resume"),
-    path("agent/<str:task_id>/cancel", agent.CancelView.as_view(), name="agent-cancel"),
-    path("agent/<str:task_id>/trace", agent.TraceView.as_view(), name="agent-trace"),
-    path("agent/<str:task_id>/replay", agent.ReplayView.as_view(), name="agent-replay"),
-    path("agent/<str:task_id>/rollback", agent.RollbackView.as_view(), name="agent-rollback"),
-    path("agent/<str:task_id>/events", agent.EventsView.as_view(), name="agent-events"),
-    path("agent/<str:task_id>/approvals", approvals.TaskApprovalsView.as_view(), name="agent-approvals"),
+    *router.urls,
     path("approvals", approvals.InboxView.as_view(), name="approvals"),
     *policies.urlpatterns,
     path("approvals/<str:approval_id>/decide", approvals.DecideView.as_view(), name="approval-decide"),
@@ -48,7 +42,6 @@ urlpatterns = [
     *crm.urlpatterns,
     *contacts.urlpatterns,
     *prices.urlpatterns,
-    *plans.urlpatterns,
     *credits.urlpatterns,
     *webhooks.urlpatterns,
     *audit.urlpatterns,

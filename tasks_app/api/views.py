@@ -1,18 +1,21 @@
-"""Shared view helpers (owner scoping, pagination) and the small endpoints: tools, auth token (issue, revoke)."""
+"""Shared view helpers (owner scoping, pagination, the JSON-only base of every view and viewset) and the
+small endpoints: tools, auth token (issue, revoke)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, Throttled, ValidationError
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import BaseParser, FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework.viewsets import ViewSet
 
-from tasks_app import login_guard, tokens
+from tasks_app import login_guard, selectors, tokens
 from tasks_app.models import Project, Task
 from tools.registry import catalog
 
@@ -23,7 +26,7 @@ from .serializers import ToolActionSerializer
 MAX_ID = 32  # ids are 25 characters; a longer (or NUL-bearing) path segment matches nothing
 
 
-def _valid_id(value: str) -> bool:
+def valid_id(value: str) -> bool:
     return 0 < len(value) <= MAX_ID and "\x00" not in value
 
 
@@ -34,14 +37,15 @@ def user_of(request: Request) -> Any:
 
 def owned_task(request: Request, task_id: str) -> Task:
     """The user's task, else 404: another user's task is indistinguishable from a missing one."""
-    task = Task.objects.filter(id=task_id, user=user_of(request)).first() if _valid_id(task_id) else None
+    task = selectors.task_of_user(user=user_of(request), task_id=task_id) if valid_id(task_id) else None
     if task is None:
         raise NotFound(f"task {task_id!r} not found")
     return task
 
 
 def owned_project(request: Request, project_id: str) -> Project:
-    project = Project.objects.filter(id=project_id, user=user_of(request)).first() if _valid_id(project_id) else None
+    project = (selectors.project_of_user(user=user_of(request), project_id=project_id)
+               if valid_id(project_id) else None)
     if project is None:
         raise NotFound(f"project {project_id!r} not found")
     return project
@@ -53,17 +57,27 @@ def validated(serializer_class: type[serializers.Serializer], data: Any, **kwarg
     return serializer
 
 
-class JSONAPIView(APIView):
+class JSONAPIMixin:
     """The API speaks JSON only (no form bodies): one request format to validate and document.
 
     Its parser bounds nesting (tasks_app/json_depth.py): too deep is a 400, never a RecursionError.
     """
 
-    parser_classes = [JSONParser]
+    # authentication, permissions and the error format are the project's DRF defaults (settings)
+    parser_classes: Sequence[type[BaseParser]] = [JSONParser]
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]  # APIView's, next in the MRO
         refuse_nul_in_query(request)
+
+
+class JSONAPIView(JSONAPIMixin, APIView):
+    pass  # a single endpoint (no docstring: the schema describes an operation by the mixin's)
+
+
+class APIViewSet(JSONAPIMixin, ViewSet):
+    # a resource: its routes come from the router (tasks_app/api/router.py)
+    lookup_value_converter = "str"  # <str:...> as the seed's paths: a dot is part of an id, not a suffix
 
 
 def refuse_nul_in_query(request: Request) -> None:

@@ -9,9 +9,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rich.console import Console
 
 from tasks_app import audit, services
+from tasks_app.api.agent_serializers import ResultSerializer
 from tasks_app.lifecycle import TransitionNotAllowed
 from tasks_app.models import Task
-from tasks_app.selectors import task_result
 
 from .run_task import watch
 
@@ -37,7 +37,7 @@ class Command(BaseCommand):
         console.print(f"[bold]replay {replay.id}[/] of {task.id} from step {options['from_step']}")
         replay = watch(replay.id, console, settings.AGENT_TIMEOUT_MS / 1000 + 60)
         if options["json"]:
-            self.stdout.write(json.dumps(task_result(replay), indent=2, default=str))
+            self.stdout.write(json.dumps(ResultSerializer(replay).data, indent=2, default=str))
         else:
             console.print(f"[bold]{replay.status}[/] in {replay.execution_time} ms, {replay.total_credits} credits")
         if replay.status != "completed":

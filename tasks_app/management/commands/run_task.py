@@ -12,10 +12,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rich.console import Console
 
 from tasks_app import audit, services
+from tasks_app.api.agent_serializers import ResultSerializer
 from tasks_app.lifecycle import TERMINAL
 from tasks_app.models import Task, TaskExecution
 from tasks_app.seed_shape import SeedShapeError, to_task_body
-from tasks_app.selectors import task_result
 
 KNOWN_FIELDS = {"title", "description", "agentType", "agentConfig", "agentModel", "priority", "plan", "tags",
                 "type", "goal", "config"}
@@ -73,7 +73,7 @@ class Command(BaseCommand):
         timeout = options["timeout"] or settings.AGENT_TIMEOUT_MS / 1000 + 60
         task = watch(task.id, console, timeout)
         if options["json"]:
-            self.stdout.write(json.dumps(task_result(task), indent=2, default=str))
+            self.stdout.write(json.dumps(ResultSerializer(task).data, indent=2, default=str))
         else:
             console.print(f"[bold]{task.status}[/] in {task.execution_time} ms, {task.total_credits} credits, "
                           f"{task.total_tokens} tokens")

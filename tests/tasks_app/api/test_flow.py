@@ -5,7 +5,6 @@ import pytest
 from django.core import mail
 
 from agents.dispatch import INLINE
-from tasks_app import selectors
 from tasks_app.models import Task
 
 from .conftest import client_for, research_task
@@ -43,7 +42,14 @@ def test_token_then_create_run_and_read_the_seed_flow(anon_api, user):
 
     status = api.get(f"/api/agent/status/{task['id']}")
     assert status.status_code == 200
-    assert status.json() == selectors.task_status(Task.objects.get(id=task["id"]))
+    stored = Task.objects.get(id=task["id"])
+    assert status.json() == {
+        "taskId": stored.id, "status": "completed", "currentStep": 4, "totalSteps": 4, "progress": 100,
+        "executionTime": stored.execution_time, "creditsUsed": stored.total_credits,
+        "tokensUsed": stored.total_tokens, "error": None, "pauseReason": None, "creditBudget": None,
+        "estimatedCredits": body["estimatedCredits"], "estimatedDuration": body["estimatedDuration"],
+        "irreversibleSteps": body["irreversibleSteps"],
+    }
 
     trace = api.get(f"/api/agent/{task['id']}/trace").json()
     assert trace["taskId"] == task["id"] and [s["action"] for s in trace["steps"]][-1] == "email.send"
