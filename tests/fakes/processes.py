@@ -69,6 +69,7 @@ class Server:
 
 def celery_worker(name: str, env: dict[str, str], log_dir: Path, concurrency: int = 2) -> Server:
     args = [sys.executable, "-m", "celery", "-A", "xantuus", "worker", "-l", "info", "-c", str(concurrency),
+            "-O", "fair",  # as deployed (README): a parallel step goes to an idle process, not a busy one
             "-n", f"{name}@%h", "--without-heartbeat", "--without-gossip", "--without-mingle"]
     return Server(name, args, env, log_dir)
 
