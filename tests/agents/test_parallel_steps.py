@@ -210,3 +210,31 @@ def test_for_each_over_something_that_is_not_a_list_fails_clearly(user, hn_serve
     task = wait_for(lambda: finished(task.id), timeout=30, what="the task to finish")
     assert task.status == "failed"
     assert task.error == "step 2 (http.get): for_each {one.result.title} is str, not a list"
+
+
+def test_a_parallel_step_that_needs_approval_waits_and_runs_the_approved_call_once(user, hn_server, inline_engine):
+    from agents.dispatch import INLINE
+    from tasks_app.models import Approval
+    from tests.fakes.webhook_receiver import WebhookReceiver
+
+    with WebhookReceiver() as shop:
+        plan = diamond(hn_server.url)
+        plan["steps"][1] = {"id": "second", "action": "http.post", "dependsOn": [],
+                            "params": {"url": f"{shop.url}/orders", "body": {"qty": 2}}}
+        plan["steps"][2]["params"]["headers"]["X-Titles"] = "{first.result.title} + {second.status}"
+        task = services.task_create(user=user, title="diamond", plan=plan)
+        services.task_execute(task=task)
+        approval = wait_for(lambda: Approval.objects.filter(task=task, status="pending").first(),
+                            what="the write to ask first")
+        assert INLINE.wait_idle(timeout=30)
+        task.refresh_from_db()
+        assert task.status == "awaiting_approval" and shop.received == []
+        assert approval.step == 2 and approval.input == {"url": f"{shop.url}/orders", "body": {"qty": 2}}
+        assert not TaskExecution.objects.filter(task=task, step=3).exists()
+        services.approval_decide(approval=approval, user=user, approve=True)
+        task = wait_for(lambda: finished(task.id), timeout=30, what="the approved run to finish")
+        assert task.status == "completed", task.error
+        assert len(shop.received) == 1  # the approved call, once
+    rows = {r.step: r for r in TaskExecution.objects.filter(task=task)}
+    assert [rows[n].status for n in (1, 2, 3)] == ["completed"] * 3
+    assert rows[3].input["headers"]["X-Titles"] == f"{hn_server.stories[0]['title']} + completed"
