@@ -63,8 +63,11 @@ def estimate(steps: list[dict[str, Any]], *, owner_id: int | None, declared_dura
     histories = {action: action_history(action, owner_id) for action in {s["action"] for s in steps}}
     known = [h.duration for s in steps if (h := histories[s["action"]]) is not None]
     unknown = len(steps) - len(known)
+    plan = {"steps": steps}
+    parallel = is_parallel(plan)
     if declared_duration and unknown:  # the plan's own guess covers the steps nobody ran yet
-        share = declared_duration // len(steps)
+        # A parallel plan's guess is the time of its longest path: shared by the steps on it.
+        share = declared_duration // (critical_path(plan, [1] * len(steps)) if parallel else len(steps))
     else:
         share = round(statistics.median(known)) if known else 0
     credits = tokens = 0
@@ -73,8 +76,7 @@ def estimate(steps: list[dict[str, Any]], *, owner_id: int | None, declared_dura
         credits += history.credits if history else _catalog_credits(step["action"])
         tokens += history.tokens if history else 0
     durations = [h.duration if (h := histories[s["action"]]) is not None else share for s in steps]
-    plan = {"steps": steps}
-    duration = critical_path(plan, durations) if is_parallel(plan) else sum(durations)
+    duration = critical_path(plan, durations) if parallel else sum(durations)
     return Estimate(credits=credits, duration=duration, tokens=tokens, from_history=len(known))
 
 

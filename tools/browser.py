@@ -190,14 +190,19 @@ def wait_for(params: WaitForInput, context: ToolContext) -> dict[str, Any]:
     return in_session(context, act)
 
 
-def save_screenshot(s: Session, context: ToolContext, full_page: bool = False) -> dict[str, Any]:
-    """A PNG of the session's page in the task's artifacts folder: its path and size."""
-    number = int(s.saved.get("screenshots", 0)) + 1
+def save_screenshot(s: Session, context: ToolContext, full_page: bool = False, *,
+                    number: int | None = None) -> dict[str, Any]:
+    """A PNG of the session's page in the task's artifacts folder: its path and size.
+
+    `number` names it screenshot-N.png where steps that run at once each start from the same
+    session (and so the same count); by default it is the one after the session's last."""
+    last = int(s.saved.get("screenshots", 0))
+    number = number if number is not None else last + 1
     folder = context.artifacts_dir / (re.sub(r"[^A-Za-z0-9_.-]", "_", context.task_id) or "no-task")
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"screenshot-{number}.png"
     png = s.page.screenshot(path=str(path), full_page=full_page, timeout=MAX_TIMEOUT_MS)
-    s.saved["screenshots"] = number
+    s.saved["screenshots"] = max(last, number)
     width, height = struct.unpack(">II", png[16:24])  # the PNG header's IHDR chunk
     return {"path": str(path), "width": width, "height": height}
 

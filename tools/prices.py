@@ -12,11 +12,12 @@ from typing import Any, Protocol
 from pydantic import Field, field_validator, model_validator
 
 from . import price_rules
-from .base import Tool, ToolContext, ToolInput
+from .base import SideEffect, Tool, ToolContext, ToolInput
 from .browser import read_values, save_screenshot
 from .browser_session import MAX_TIMEOUT_MS, Session, in_session
 from .errors import ToolError, TransientToolError
 from .money import currency_code, parse_price
+from .price_report import CheckResult, readings_of, summary, unread_error
 from .price_rules import Reading
 
 tool = Tool("prices", "Watch prices on web pages: read them, remember them, and alert when one drops or changes.")
@@ -88,6 +89,13 @@ class CheckInput(AlertConfig):
     screenshot: bool = Field(default=False, description="Also save a screenshot of each page")
     timeout_ms: int = Field(default=10_000, ge=1, le=MAX_TIMEOUT_MS, alias="timeoutMs",
                             description="How long to wait on each page for the price to have text")
+    fail_when_none_read: bool = Field(default=True, alias="failWhenNoneRead",
+                                      description="Fail when no page could be read; false: report every page "
+                                                  "in its entry (a check of one page among several, which "
+                                                  "prices.combine merges)")
+    first_screenshot: int | None = Field(default=None, ge=1, le=1000, alias="screenshotNumber",
+                                         description="Name the first page's screenshot screenshot-N.png, the "
+                                                     "next N+1 ...; default: after the session's last one")
 
     @field_validator("urls")
     @classmethod
@@ -108,7 +116,7 @@ class _Unreachable(ToolError):
         self.transient = isinstance(exc, TransientToolError)
 
 
-def _read_at(context: ToolContext, url: str, params: CheckInput, reading: Reading) -> None:
+def _read_at(context: ToolContext, url: str, params: CheckInput, reading: Reading, shot: int | None) -> None:
     def act(s: Session) -> None:
         try:
             response = s.goto(url)
@@ -118,20 +126,20 @@ def _read_at(context: ToolContext, url: str, params: CheckInput, reading: Readin
         if response is not None and response.status >= 400:
             raise ToolError(f"{url} answered HTTP {response.status}")
         if params.screenshot:
-            reading.screenshot = save_screenshot(s, context)
+            reading.screenshot = save_screenshot(s, context, number=shot)
         value = read_values(s, params.selector, params.attribute, False, params.timeout_ms)
         reading.text = str(value or "")[:MAX_TEXT_CHARS]
 
     in_session(context, act, restore=False)
 
 
-def _read(context: ToolContext, url: str, params: CheckInput, reading: Reading) -> None:
+def _read(context: ToolContext, url: str, params: CheckInput, reading: Reading, shot: int | None) -> None:
     # Each scheme gets a fresh browser session: a failed https load leaves Chromium's error
     # page navigating, which would interrupt the http attempt in the same page.
     failures: list[_Unreachable] = []
     for candidate in candidates(url):
         try:
-            _read_at(context, candidate, params, reading)
+            _read_at(context, candidate, params, reading, shot)
             break
         except _Unreachable as exc:
             failures.append(exc)
@@ -144,10 +152,11 @@ def _read(context: ToolContext, url: str, params: CheckInput, reading: Reading) 
     reading.price, reading.currency = money.amount, money.currency
 
 
-def _check_one(context: ToolContext, url: str, params: CheckInput, store: PriceStore | None) -> Reading:
+def _check_one(context: ToolContext, url: str, params: CheckInput, store: PriceStore | None,
+               shot: int | None) -> Reading:
     reading = Reading(url=url)
     try:
-        _read(context, url, params, reading)
+        _read(context, url, params, reading, shot)
     except ToolError as exc:  # this page's problem, reported in its entry; the others go on
         reading.error, reading.price, reading.currency = str(exc), None, None
         reading.transient = isinstance(exc, TransientToolError)
@@ -165,24 +174,36 @@ def check(params: CheckInput, context: ToolContext) -> dict[str, Any]:
     """Read the price at `selector` on each URL, compare it with the threshold (alertThreshold
     or ourPrice, in one currency) and with the last run's price; returns one entry per page
     (url, price, currency, text, previousPrice, changed, error), whether to alert, and the
-    alert message listing exactly the pages that triggered it. Fails only when no page could be read."""
+    alert message listing exactly the pages that triggered it. Fails only when no page could be
+    read (unless failWhenNoneRead is false)."""
     # Outside a task (a bare tool call) there is no history: prices are read, nothing compared with.
     store: PriceStore | None = context.stores.get("prices")
-    readings = [_check_one(context, url, params, store) for url in params.urls]
+    first = params.first_screenshot
+    readings = [_check_one(context, url, params, store, None if first is None else first + n)
+                for n, url in enumerate(params.urls)]
+    if params.fail_when_none_read and all(r.error for r in readings):
+        # Readings are kept once per run, so the engine's retry replaces them.
+        raise unread_error(readings)
+    result = summary(readings, params.rules(), our_price=params.our_price is not None, history=store is not None)
+    if not params.fail_when_none_read:  # prices.combine decides whether failing all pages is worth a retry
+        result["transient"] = [r.url for r in readings if r.error and r.transient]
+    return result
+
+
+class CombineInput(AlertConfig):
+    checks: list[CheckResult] = Field(min_length=1, max_length=MAX_URLS,
+                                      description="prices.check results in URL order, e.g. "
+                                                  "[\"{step1.result}\", \"{step2.result}\"]")
+
+
+@tool.action("combine", side_effect=SideEffect.READ, credits=0)
+def combine(params: CombineInput, context: ToolContext) -> dict[str, Any]:
+    """Merge prices.check results (one page each, read in parallel) into the result one check of
+    all their pages gives: the pages in order, the alert decided over all of them with these
+    alert settings (one currency: the configured one, else the first price's), the message.
+    Reads no page and stores nothing; fails, as a check does, when no page could be read."""
+    readings = readings_of(params.checks)
     if all(r.error for r in readings):
-        # Every page down for network reasons is worth the engine's retry (readings are kept
-        # once per run, so a retry replaces them); a page that changed is not.
-        error = TransientToolError if all(r.transient for r in readings) else ToolError
-        raise error("no page could be read: " + "; ".join(f"{r.url}: {r.error}" for r in readings))
-    rules = params.rules()
-    currency = price_rules.decide(readings, rules)
-    alerted = [r.url for r in readings if r.reasons]
-    return {
-        "pages": [r.to_json() for r in readings], "alert": bool(alerted), "alerted": alerted,
-        "currency": currency, "threshold": None if rules.threshold is None else float(rules.threshold),
-        "thresholdKind": None if rules.threshold is None else ("ourPrice" if params.our_price is not None
-                                                               else "alertThreshold"),
-        "alertOnChange": rules.alert_on_change, "history": store is not None,
-        "read": sum(1 for r in readings if not r.error), "failed": sum(1 for r in readings if r.error),
-        "message": price_rules.message(readings, len(readings)),
-    }
+        raise unread_error(readings)
+    return summary(readings, params.rules(), our_price=params.our_price is not None,
+                   history=all(c.history for c in params.checks))

@@ -44,26 +44,38 @@ class Config(AlertConfig):
 
 
 def build_plan(config: Config, *, goal: str) -> Plan:
-    check = config.model_dump(by_alias=True, exclude_none=True,
-                              include={"urls", "selector", "attribute", "screenshot", "alert_threshold",
-                                       "our_price", "alert_on_change", "currency"})
+    """One prices.check per page, all at once (none waits for another), then prices.combine
+    merges them into the one result a check of every page gives, then the alert mail."""
+    alerting = config.model_dump(by_alias=True, exclude_none=True,
+                                 include={"alert_threshold", "our_price", "alert_on_change", "currency"})
+    reading = config.model_dump(by_alias=True, exclude_none=True, include={"selector", "attribute", "screenshot"})
+    pages = [f"step{n}" for n in range(1, len(config.urls) + 1)]
     steps: list[dict[str, Any]] = [
-        {"action": "prices.check", "description": f"Read {config.selector} on {len(config.urls)} page(s)",
-         "params": check},
-        {"action": "email.send", "description": "Alert: prices below the threshold or changed",
-         "when": "{step1.result.alert}",
-         "params": {"to": "{user.email}", "subject": f"Price alert: {(goal.splitlines() or [''])[0][:120]}",
-                    "body": "{step1.result.message}"}},
+        {"action": "prices.check", "description": f"Read {config.selector} on {url}", "dependsOn": [],
+         "params": {"urls": [url], **reading, **alerting, "failWhenNoneRead": False,
+                    # each step starts from the same browser session: the count is the page's place
+                    **({"screenshotNumber": n} if config.screenshot else {})}}
+        for n, url in enumerate(config.urls, start=1)
     ]
-    return parse_plan({"steps": steps, "estimatedDuration": 10_000 * len(config.urls) + 5_000})
+    steps += [
+        {"id": "combined", "action": "prices.combine", "dependsOn": pages,
+         "description": f"Decide the alert over the {len(pages)} page(s)",
+         "params": {"checks": [f"{{{page}.result}}" for page in pages], **alerting}},
+        {"id": "email", "action": "email.send", "description": "Alert: prices below the threshold or changed",
+         "when": "{combined.result.alert}",
+         "params": {"to": "{user.email}", "subject": f"Price alert: {(goal.splitlines() or [''])[0][:120]}",
+                    "body": "{combined.result.message}"}},
+    ]
+    # The pages are read at the same time: a page's 10 s, then the mail's 5 s.
+    return parse_plan({"steps": steps, "estimatedDuration": 10_000 + 5_000})
 
 
 def shape_result(outputs: dict[str, Any]) -> dict[str, Any]:
-    """The check's per-page entries and alert decision, the values read, and whether mail went out."""
-    check = outputs.get("step1")
+    """The combined check's per-page entries and alert decision, the values read, and whether mail went out."""
+    check = outputs.get("combined")
     if not isinstance(check, dict) or "pages" not in check:
         return {"pages": [], "alert": False, "alerted": [], "values": [], "prices": []}
-    email = outputs.get("step2")
+    email = outputs.get("email")
     emailed = isinstance(email, dict) and not email.get("skipped")
     pages = check["pages"]
     return {**check, "emailed": emailed, "values": [p["text"] for p in pages],

@@ -40,6 +40,15 @@ def test_an_action_never_run_counts_its_catalog_credits_and_the_plans_own_guess(
     assert (nothing.credits, nothing.duration, nothing.from_history) == (10, 0, 0)
 
 
+def test_a_parallel_plans_own_guess_is_shared_by_the_steps_on_its_longest_path(user):
+    both = [{"action": "http.get", "dependsOn": []}, {"action": "http.get", "dependsOn": []},
+            {"action": "email.send", "dependsOn": ["step1", "step2"]}]
+    got = estimate(both, owner_id=user.id, declared_duration=3_000)
+    assert got.duration == 3_000  # the fetches overlap: 1.5 s, then the mail's 1.5 s
+    chain = [{k: v for k, v in step.items() if k != "dependsOn"} for step in both]
+    assert estimate(chain, owner_id=user.id, declared_duration=3_000).duration == 3_000  # 1 s each
+
+
 def test_a_second_run_is_estimated_from_the_first_and_the_status_shows_both(user, hn_server, inline_engine):
     from tests.tasks_app.api.conftest import client_for
 

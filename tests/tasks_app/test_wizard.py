@@ -61,10 +61,12 @@ def test_check_describes_the_schedule_and_previews_the_plan(logged_in):
     assert len(runs) == 5 and all((at.hour, at.minute, at.tzinfo) == (9, 0, UTC) for at in runs)
     assert [(b - a).days for a, b in itertools.pairwise(runs)] == [1, 1, 1, 1]
     steps = answer["preview"]["steps"]
-    assert [(s["action"], s["irreversible"]) for s in steps] == [("prices.check", False), ("email.send", True)]
-    assert steps[1]["when"] == "{step1.result.alert}" and steps[1]["why"]
+    assert [(s["action"], s["irreversible"]) for s in steps] == [
+        ("prices.check", False), ("prices.check", False), ("prices.combine", False), ("email.send", True)]
+    assert steps[3]["when"] == "{combined.result.alert}" and steps[3]["why"]
     assert answer["preview"]["estimatedCredits"] > 0
-    assert answer["preview"]["estimatedDuration"] == 25_000  # the type's own guess: 10 s a page and 5 s
+    # the type's own guess: 10 s for the pages, read at the same time, and 5 s
+    assert answer["preview"]["estimatedDuration"] == 15_000
 
 
 def test_describe_schedule_counts_from_now_in_utc():
@@ -137,10 +139,10 @@ def test_a_price_watch_made_with_the_form_fields_alone_runs_to_the_end(
         expect(runs.nth(n)).to_have_text(re.compile(r"^\w{3}, \d{2} \w{3} \d{4}, 09:00 UTC$"))
 
     preview = page.locator("#plan-preview")
-    expect(preview.locator("li")).to_have_count(2)
+    expect(preview.locator("li")).to_have_count(4)  # a check per page, their merge, the mail
     expect(preview.locator('li[data-action="prices.check"] .badge.irreversible')).to_have_count(0)
     expect(preview.locator('li[data-action="email.send"] .badge.irreversible')).to_have_text("irreversible")
-    expect(preview.locator('[data-role="estimate"]')).to_have_text(re.compile(r"^Estimated \d+ credits, about 25 s$"))
+    expect(preview.locator('[data-role="estimate"]')).to_have_text(re.compile(r"^Estimated \d+ credits, about 15 s$"))
 
     page.get_by_label("Title").fill("Watch two shops from the fields")
     page.locator("#advanced-json summary").click()  # what the fields wrote is the JSON the form posts
@@ -153,12 +155,12 @@ def test_a_price_watch_made_with_the_form_fields_alone_runs_to_the_end(
     head = page.locator(".task-head")
     expect(head.locator('[data-role="status"]')).to_have_text("completed", timeout=90_000)
     steps = page.locator("ol.timeline > li")
-    expect(steps).to_have_count(2)
-    for n, action in enumerate(["prices.check", "email.send"]):
+    expect(steps).to_have_count(4)
+    for n, action in enumerate(["prices.check", "prices.check", "prices.combine", "email.send"]):
         expect(steps.nth(n).locator(".action")).to_have_text(action)
         expect(steps.nth(n).locator('[data-role="status"]')).to_have_text("completed")
-    steps.nth(0).locator("summary", has_text="Output").click()
-    expect(steps.nth(0).locator("details pre").nth(1)).to_contain_text("89.5")
+    steps.nth(2).locator("summary", has_text="Output").click()
+    expect(steps.nth(2).locator("details pre").nth(1)).to_contain_text("89.5")
     assert problems == []  # no script error, nothing the CSP refused
 
 

@@ -14,10 +14,15 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from agents.dag import is_parallel
+from agents.types import build_plan
 from tasks_app import services
 from tasks_app.agent_data import PriceObservation
 from tasks_app.models import Task, TaskExecution
 from tests.fakes.pages import Site, closed_port, js_shop_page, shop_page
+from tools.base import ToolContext
+from tools.egress import EgressPolicy
+from tools.prices import tool as prices_tool
 
 from ..helpers import run_inline
 
@@ -160,6 +165,89 @@ def test_no_alert_is_sent_when_every_price_is_above_the_threshold(user, shops, s
     assert task.result["pages"][0]["screenshot"]["width"] == 1280
     last = TaskExecution.objects.filter(task=task).order_by("step").last()
     assert last.action == "email.send" and last.output["skipped"] is True and last.credits == 0
+
+
+def test_each_page_is_read_by_a_step_of_its_own_and_one_step_merges_them():
+    config = json.loads(SEED_AGENT_TYPE)["config"]
+    plan = build_plan("browser_automation", config, goal="Check competitor pricing daily").to_json()
+    one, two, combined, email = plan["steps"]
+    assert [s["action"] for s in plan["steps"]] == ["prices.check", "prices.check", "prices.combine", "email.send"]
+    assert one["params"] == {"urls": ["competitor1.com/pricing"], "selector": ".price", "screenshot": False,
+                             "alertThreshold": 99.99, "failWhenNoneRead": False}
+    assert two["params"]["urls"] == ["competitor2.com/pricing"] and one["dependsOn"] == two["dependsOn"] == []
+    assert combined["dependsOn"] == ["step1", "step2"] and combined["params"] == {
+        "checks": ["{step1.result}", "{step2.result}"], "alertThreshold": 99.99}
+    assert email["when"] == "{combined.result.alert}" and email["params"]["body"] == "{combined.result.message}"
+    assert is_parallel(plan) and plan["estimatedDuration"] == 15_000  # the pages are read at the same time
+    assert plan["estimatedCredits"] == 2 * 30 + 0 + 10
+
+    single = build_plan("browser_automation", json.loads(SEED_CREATE_TASK)["agentConfig"], goal="x").to_json()
+    assert [s["action"] for s in single["steps"]] == ["prices.check", "prices.combine", "email.send"]
+    assert not is_parallel(single)  # one page: a chain, step after step
+    many = {"urls": [f"shop{n}.example/p" for n in range(20)], "selector": ".price"}
+    assert len(build_plan("browser_automation", many, goal="x").steps) == 22
+
+
+def _same(result: dict) -> dict:
+    """The result, with each screenshot by its file name (the folder is the task's)."""
+    pages = [{**p, "screenshot": {**p["screenshot"], "path": p["screenshot"]["path"].rsplit("/", 1)[1]}}
+             for p in result["pages"]]
+    return {**result, "pages": pages}
+
+
+@pytest.mark.browser
+def test_parallel_and_sequential_runs_give_what_one_check_of_every_page_gives(user, shops, smtp_sink,
+                                                                            loopback_allowed):
+    # No currency configured: the monitor's is the first page's (USD), so the euro page is not
+    # comparable, although on its own (its step alone) it is below 99.99 in its own currency.
+    urls = [f"{shops.url}/competitor1/pricing", f"{shops.url}/fr/pricing", f"{shops.url}/competitor2/pricing"]
+    config = {"urls": urls, "selector": ".price", "alertThreshold": 99.99, "screenshot": True}
+    parallel = run_inline(services.task_create(user=user, title="Watch three shops", agent_type="browser_automation",
+                                               agent_config=config))
+    assert parallel.status == "completed", parallel.error
+    assert is_parallel(parallel.plan)
+    rows = list(TaskExecution.objects.filter(task=parallel).order_by("step"))
+    assert [r.action for r in rows] == ["prices.check"] * 3 + ["prices.combine", "email.send"]
+    assert rows[1].output["alerted"] == [urls[1]]  # decided alone, in euro
+    result = parallel.result
+    assert [p["url"] for p in result["pages"]] == urls and result["currency"] == "USD"
+    assert result["pages"][1]["note"] == "not comparable: the price is in EUR, the threshold is in USD"
+    assert result["alerted"] == [urls[2]] and result["emailed"] and (result["read"], result["failed"]) == (3, 0)
+    shots = [p["screenshot"]["path"] for p in result["pages"]]
+    assert [s.rsplit("/", 1)[1] for s in shots] == ["screenshot-1.png", "screenshot-2.png", "screenshot-3.png"]
+    assert all(Path(s).stat().st_size > 0 for s in shots)
+    [message] = smtp_sink.wait_for(1)
+    assert "1 of 3 watched pages need your attention" in message.get_content()
+    assert "/fr/pricing" not in message.get_content() and "competitor1" not in message.get_content()
+
+    plan = build_plan("browser_automation", config, goal="Watch three shops").to_json()
+    for step in plan["steps"]:
+        step["dependsOn"] = []  # no step declares dependsOn: each runs after the one before
+    assert not is_parallel(plan)
+    sequential = run_inline(services.task_create(user=user, title="Watch three shops", plan=plan,
+                                                 agent_type="browser_automation", agent_config=config))
+    assert sequential.status == "completed", sequential.error
+    assert _same(sequential.result) == _same(result)
+
+    context = ToolContext(task_id="t-direct", egress=EgressPolicy.from_entries(loopback_allowed))
+    direct = prices_tool.actions["check"].run({**config, "screenshot": False}, context)
+    without = [{k: v for k, v in p.items() if k != "screenshot"} for p in result["pages"]]
+    assert direct == {**{k: result[k] for k in direct}, "pages": without, "history": False}
+    assert set(result) == set(direct) | {"emailed", "values", "prices"}
+
+
+@pytest.mark.browser
+def test_when_no_page_can_be_read_the_run_fails_naming_each_and_sends_no_alert(user, loopback_allowed, smtp_sink):
+    dead = [f"127.0.0.1:{closed_port()}/pricing", f"127.0.0.1:{closed_port()}/pricing"]
+    task = run_inline(services.task_create(user=user, title="Watch two closed shops", agent_type="browser_automation",
+                                           agent_config={"urls": dead, "selector": ".price"}))
+    assert task.status == "failed"
+    assert task.error.startswith("step 3 (prices.combine) failed: no page could be read: ")
+    assert all(f"{url}: https://{url} could not be loaded" in task.error for url in dead)
+    assert "gave up after" in task.error  # network trouble everywhere: retried, as one check of both was
+    assert not any(m["Subject"].startswith("Price alert") for m in smtp_sink.messages)  # only the failure notice
+    rows = PriceObservation.objects.filter(task=task).order_by("url")
+    assert sorted(r.url for r in rows) == sorted(dead) and all("could not be loaded" in r.error for r in rows)
 
 
 @pytest.mark.parametrize(("config", "problem"), [
