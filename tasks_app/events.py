@@ -10,13 +10,15 @@ import logging
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 from django.db.models import F
 
+from . import publish_loop
 from .models import Task, TaskEvent
 
 log = logging.getLogger(__name__)
+PUBLISH_TIMEOUT_S = 5  # Redis unreachable: give up on live delivery (the event is stored) and go on
 
 
 def task_group(task_id: str) -> str:
@@ -49,8 +51,12 @@ def publish(task_id: str, user_id: int, message: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    try:  # one trip into the event loop for both groups: each async_to_sync call costs a loop
-        async_to_sync(_send_to_groups)(layer, [task_group(task_id), user_group(user_id)], message)
+    groups = [task_group(task_id), user_group(user_id)]
+    try:
+        if isinstance(layer, InMemoryChannelLayer):  # its queues live on the server's loop: async_to_sync uses it
+            async_to_sync(_send_to_groups)(layer, groups, message)
+        else:  # Redis: the process's publishing loop, where the layer keeps its connection
+            publish_loop.run(_send_to_groups(layer, groups, message), PUBLISH_TIMEOUT_S)
     except Exception:  # the event is stored: a client refills it from the database
         log.warning("publishing event %s of task %s failed", message["seq"], task_id, exc_info=True)
 
