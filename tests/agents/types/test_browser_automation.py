@@ -220,14 +220,16 @@ def test_parallel_and_sequential_runs_give_what_one_check_of_every_page_gives(us
     assert "1 of 3 watched pages need your attention" in message.get_content()
     assert "/fr/pricing" not in message.get_content() and "competitor1" not in message.get_content()
 
+    # The same plan where no step declares dependsOn runs step after step (a typed task plans
+    # afresh each run, so it runs as a task's own plan) and merges to the same result.
     plan = build_plan("browser_automation", config, goal="Watch three shops").to_json()
     for step in plan["steps"]:
-        step["dependsOn"] = []  # no step declares dependsOn: each runs after the one before
-    assert not is_parallel(plan)
-    sequential = run_inline(services.task_create(user=user, title="Watch three shops", plan=plan,
-                                                 agent_type="browser_automation", agent_config=config))
+        step["dependsOn"] = []
+    sequential = run_inline(services.task_create(user=user, title="Watch three shops", plan=plan))
     assert sequential.status == "completed", sequential.error
-    assert _same(sequential.result) == _same(result)
+    assert not is_parallel(sequential.plan) and sequential.plan["planning"]["by"] == "user"
+    merged = {k: v for k, v in result.items() if k not in ("emailed", "values", "prices")}
+    assert _same(sequential.result["outputs"]["combined"]) == _same(merged)
 
     context = ToolContext(task_id="t-direct", egress=EgressPolicy.from_entries(loopback_allowed))
     direct = prices_tool.actions["check"].run({**config, "screenshot": False}, context)
