@@ -12,7 +12,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from tasks_app.control_data import AuditEntry
+from tasks_app import account_selectors
 
 from .schema import errors, page_of
 from .views import JSONAPIView, Pagination, user_of
@@ -41,19 +41,15 @@ class AuditListView(JSONAPIView):
                     OpenApiParameter("targetType", str, required=False),
                     OpenApiParameter("targetId", str, required=False),
                     OpenApiParameter("page", int, required=False), OpenApiParameter("pageSize", int, required=False)],
-        responses={200: AuditPageSerializer, **errors(404)},
+        responses={200: AuditPageSerializer, **errors(400, 404)},
     )
     def get(self, request: Request) -> Response:
-        rows = AuditEntry.objects.filter(owner_id=user_of(request).id)
         params = request.query_params
-        if verb := params.get("verb", "")[:50]:
-            rows = rows.filter(verb__startswith=verb[:-1]) if verb.endswith("*") else rows.filter(verb=verb)
-        if target_type := params.get("targetType", "")[:30]:
-            rows = rows.filter(target_type=target_type)
-        if target_id := params.get("targetId", "")[:64]:
-            rows = rows.filter(target_id=target_id)
+        rows = account_selectors.audit_entries_for_owner(
+            owner_id=user_of(request).id, verb=params.get("verb", "")[:50],
+            target_type=params.get("targetType", "")[:30], target_id=params.get("targetId", "")[:64])
         paginator = Pagination()
-        page = paginator.paginate_queryset(rows.order_by("-created_at", "-id"), request, view=self)
+        page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response(AuditEntrySerializer(page or [], many=True).data)
 
 

@@ -13,11 +13,11 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from tasks_app import crm
+from tasks_app import account_selectors, crm
 from tasks_app.agent_data import Lead
 
 from .schema import errors, page_of
-from .views import MAX_ID, JSONAPIView, Pagination, user_of
+from .views import MAX_ID, JSONAPIView, Pagination, user_of, valid_id
 
 ORDERING = {"email": "email", "-email": "-email", "updatedAt": "updated_at", "-updatedAt": "-updated_at",
             "createdAt": "created_at", "-createdAt": "-created_at"}
@@ -38,8 +38,7 @@ LeadPageSerializer = page_of(LeadSerializer)
 
 
 def owned_lead(request: Request, lead_id: str) -> Lead:
-    lead = (Lead.objects.filter(id=lead_id, owner=user_of(request)).first()
-            if 0 < len(lead_id) <= MAX_ID and "\x00" not in lead_id else None)
+    lead = account_selectors.lead_of_user(user=user_of(request), lead_id=lead_id) if valid_id(lead_id) else None
     if lead is None:
         raise NotFound(f"lead {lead_id!r} not found")
     return lead

@@ -13,11 +13,11 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from tasks_app import services
+from tasks_app import account_selectors, services
 from tasks_app.models import DeadLetter
 
-from .schema import errors
-from .views import MAX_ID, JSONAPIView, Pagination, user_of
+from .schema import errors, page_of
+from .views import JSONAPIView, Pagination, user_of, valid_id
 
 
 class DeadLetterSerializer(serializers.Serializer):
@@ -34,9 +34,12 @@ class DeadLetterSerializer(serializers.Serializer):
     requeuedAt = serializers.DateTimeField(source="requeued_at", allow_null=True)
 
 
+DeadLetterPageSerializer = page_of(DeadLetterSerializer)
+
+
 def owned_dead_letter(request: Request, dead_letter_id: str) -> DeadLetter:
-    row = (DeadLetter.objects.select_related("task").filter(id=dead_letter_id, task__user=user_of(request)).first()
-           if 0 < len(dead_letter_id) <= MAX_ID and "\x00" not in dead_letter_id else None)
+    row = (account_selectors.dead_letter_of_user(user=user_of(request), dead_letter_id=dead_letter_id)
+           if valid_id(dead_letter_id) else None)
     if row is None:
         raise NotFound(f"dead letter {dead_letter_id!r} not found")
     return row
@@ -44,13 +47,12 @@ def owned_dead_letter(request: Request, dead_letter_id: str) -> DeadLetter:
 
 class DeadLetterListView(JSONAPIView):
     @extend_schema(summary="The user's dead letters, newest first; ?requeued=false for those still waiting",
+                   operation_id="dead_letters_list",
                    parameters=[OpenApiParameter("requeued", bool, required=False)],
-                   responses={200: DeadLetterSerializer(many=True), **errors()})
+                   responses={200: DeadLetterPageSerializer, **errors(400, 404)})
     def get(self, request: Request) -> Response:
-        rows = DeadLetter.objects.select_related("task").filter(task__user=user_of(request)).order_by("-created_at")
-        requeued = request.query_params.get("requeued")
-        if requeued in ("true", "false"):
-            rows = rows.filter(requeued_at__isnull=requeued == "false")
+        requeued = {"true": True, "false": False}.get(request.query_params.get("requeued", ""))
+        rows = account_selectors.dead_letters_for_user(user=user_of(request), requeued=requeued)
         paginator = Pagination()
         page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response(DeadLetterSerializer(page, many=True).data)

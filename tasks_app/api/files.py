@@ -15,12 +15,12 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from tasks_app import uploads
+from tasks_app import account_selectors, uploads
 from tasks_app.agent_data import Upload
 
 from .errors import error_body
 from .schema import ErrorSerializer, errors, obj, page_of
-from .views import MAX_ID, JSONAPIView, Pagination, user_of
+from .views import JSONAPIView, Pagination, user_of, valid_id
 
 
 class FileSerializer(serializers.Serializer):
@@ -36,8 +36,7 @@ FilePageSerializer = page_of(FileSerializer)
 
 
 def owned_file(request: Request, file_id: str) -> Upload:
-    upload = (Upload.objects.filter(id=file_id, owner=user_of(request)).first()
-              if 0 < len(file_id) <= MAX_ID and "\x00" not in file_id else None)
+    upload = account_selectors.file_of_user(user=user_of(request), file_id=file_id) if valid_id(file_id) else None
     if upload is None:
         raise NotFound(f"file {file_id!r} not found")
     return upload
@@ -50,11 +49,9 @@ class FileListView(JSONAPIView):
                    parameters=[OpenApiParameter("name", str, required=False),
                                OpenApiParameter("page", int, required=False),
                                OpenApiParameter("pageSize", int, required=False)],
-                   responses={200: FilePageSerializer, **errors(404)})
+                   responses={200: FilePageSerializer, **errors(400, 404)})
     def get(self, request: Request) -> Response:
-        files = Upload.objects.filter(owner=user_of(request)).order_by("-created_at", "-id")
-        if request.query_params.get("name"):
-            files = files.filter(name__icontains=request.query_params["name"][:255])
+        files = account_selectors.files_for_user(user=user_of(request), name=request.query_params.get("name", "")[:255])
         paginator = Pagination()
         page = paginator.paginate_queryset(files, request, view=self)
         return paginator.get_paginated_response([uploads.describe(u) for u in page or []])

@@ -16,8 +16,9 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from tasks_app import account_selectors
 from tasks_app import policy_overrides as policy_service
-from tasks_app.models import ApprovalPolicy, Project
+from tasks_app.models import Project
 
 from .fields import JSONObjectField, StrictCharField, StrictSerializer
 from .schema import errors
@@ -68,7 +69,7 @@ class PoliciesView(JSONAPIView):
     def get(self, request: Request) -> Response:
         query = validated(PoliciesQuerySerializer, request.query_params).validated_data
         project = _project(request, query.get("projectId"))
-        rows = ApprovalPolicy.objects.filter(user=user_of(request)).order_by("name", "project_id")
+        rows = account_selectors.policy_overrides_for_user(user=user_of(request))
         return Response(PoliciesSerializer({
             "effective": policy_service.effective(user=user_of(request), project=project),
             "overrides": rows}).data)

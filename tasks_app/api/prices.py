@@ -5,8 +5,6 @@ Read only; rows are written by browser_automation runs. Another user's readings 
 # ruff: noqa: N815  (field names are the wire names)
 from __future__ import annotations
 
-from typing import Any
-
 from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -14,6 +12,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from tasks_app import account_selectors
 from tasks_app.agent_data import PriceObservation
 
 from .schema import errors, page_of
@@ -22,23 +21,20 @@ from .views import MAX_ID, JSONAPIView, Pagination, user_of
 
 class PriceReadingSerializer(serializers.Serializer):
     id = serializers.CharField()
-    taskId = serializers.CharField()
+    taskId = serializers.CharField(source="task_id")
     run = serializers.IntegerField()
     url = serializers.CharField()
     price = serializers.CharField(allow_null=True, help_text="a decimal string, e.g. '1299.0000'")
     currency = serializers.CharField(allow_blank=True)
     text = serializers.CharField(allow_blank=True)
     error = serializers.CharField(allow_blank=True)
-    observedAt = serializers.CharField()
+    observedAt = serializers.SerializerMethodField()
+
+    def get_observedAt(self, row: PriceObservation) -> str:  # noqa: N802  (the wire name)
+        return row.observed_at.isoformat().replace("+00:00", "Z")
 
 
 PriceReadingPageSerializer = page_of(PriceReadingSerializer)
-
-
-def describe(row: PriceObservation) -> dict[str, Any]:
-    return {"id": row.id, "taskId": row.task_id, "run": row.run, "url": row.url,
-            "price": None if row.price is None else str(row.price), "currency": row.currency, "text": row.text,
-            "error": row.error, "observedAt": row.observed_at.isoformat().replace("+00:00", "Z")}
 
 
 class PriceListView(JSONAPIView):
@@ -52,14 +48,12 @@ class PriceListView(JSONAPIView):
         for name in ("taskId", "url"):
             if "\x00" in request.query_params.get(name, ""):
                 raise ValidationError({name: ["must not contain NUL (\\u0000) characters"]})
-        rows = PriceObservation.objects.filter(owner=user_of(request))
-        if task_id := request.query_params.get("taskId", "")[:MAX_ID]:
-            rows = rows.filter(task_id=task_id)
-        if url := request.query_params.get("url", "")[:2048]:
-            rows = rows.filter(url=url)
+        rows = account_selectors.price_readings_for_user(
+            user=user_of(request), task_id=request.query_params.get("taskId", "")[:MAX_ID],
+            url=request.query_params.get("url", "")[:2048])
         paginator = Pagination()
-        page = paginator.paginate_queryset(rows.order_by("-observed_at", "-id"), request, view=self)
-        return paginator.get_paginated_response([describe(row) for row in page or []])
+        page = paginator.paginate_queryset(rows, request, view=self)
+        return paginator.get_paginated_response(PriceReadingSerializer(page or [], many=True).data)
 
 
 urlpatterns = [path("prices", PriceListView.as_view(), name="price-list")]

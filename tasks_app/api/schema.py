@@ -1,9 +1,11 @@
-"""OpenAPI helpers: the error format as a component, and the error responses of each view."""
+"""OpenAPI helpers: the error format as a component, the error responses of each view, and the
+schema class of the API's views (it adds what every view with a body can answer)."""
 from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiResponse, extend_schema_serializer, inline_serializer
 from rest_framework import serializers
 
 ERROR_DESCRIPTIONS = {
@@ -11,6 +13,8 @@ ERROR_DESCRIPTIONS = {
     401: "Not authenticated: send `Authorization: Token <token>` or a session cookie",
     404: "No such object for this user (another user's objects are not found either)",
     409: "The task's status does not allow this (e.g. resume a completed task)",
+    415: "The body's content type is not one this operation reads (application/json, or the multipart form "
+         "it names)",
     429: "Rate limited: retry after the number of seconds in the Retry-After header",
 }
 
@@ -34,6 +38,16 @@ def errors(*codes: int, authenticated: bool = True) -> dict[int, Any]:
     return {code: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[code]) for code in sorted(wanted)}
 
 
+class APISchema(AutoSchema):
+    """Every operation that reads a body documents the 415 its parsers answer to another content type."""
+
+    def get_operation(self, *args: Any, **kwargs: Any) -> Any:
+        operation = super().get_operation(*args, **kwargs)
+        if operation and "requestBody" in operation and "415" not in operation["responses"]:
+            operation["responses"]["415"] = self._get_response_for_code(errors(415, authenticated=False)[415], "415")
+        return operation
+
+
 def obj(name: str, **fields: serializers.Field) -> Any:
     return inline_serializer(name=name, fields=fields)
 
@@ -43,4 +57,5 @@ def page_of(item: type[serializers.Serializer]) -> type[serializers.Serializer]:
     name = item.__name__.removesuffix("Serializer") + "PageSerializer"
     fields = {"count": serializers.IntegerField(), "next": serializers.URLField(allow_null=True),
               "previous": serializers.URLField(allow_null=True), "results": item(many=True)}
-    return type(name, (serializers.Serializer,), fields)
+    # a page is one object, also as a viewset's `list` answer (which the schema would make a list)
+    return extend_schema_serializer(many=False)(type(name, (serializers.Serializer,), fields))

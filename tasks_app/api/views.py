@@ -12,6 +12,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import BaseParser, FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.schemas.inspectors import ViewInspector
 from rest_framework.views import APIView
 from rest_framework.viewsets import ViewSet
 
@@ -20,7 +21,7 @@ from tasks_app.models import Project, Task
 from tools.registry import catalog
 
 from .parsers import JSONParser
-from .schema import errors, obj
+from .schema import APISchema, errors, obj
 from .serializers import ToolActionSerializer
 
 MAX_ID = 32  # ids are 25 characters; a longer (or NUL-bearing) path segment matches nothing
@@ -65,6 +66,7 @@ class JSONAPIMixin:
 
     # authentication, permissions and the error format are the project's DRF defaults (settings)
     parser_classes: Sequence[type[BaseParser]] = [JSONParser]
+    schema: ViewInspector | None = APISchema()
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]  # APIView's, next in the MRO
@@ -94,6 +96,10 @@ class TokenRequestSerializer(serializers.Serializer):
     password = serializers.CharField(max_length=4096, trim_whitespace=False)
 
 
+class TokenResponseSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="send it as `Authorization: Token <token>`")
+
+
 class Pagination(PageNumberPagination):
     page_size = 20
     page_size_query_param = "pageSize"
@@ -106,7 +112,7 @@ class ToolsView(JSONAPIView):
         responses={200: ToolActionSerializer(many=True), **errors()},
     )
     def get(self, request: Request) -> Response:
-        return Response(catalog())
+        return Response(ToolActionSerializer(catalog(), many=True).data)
 
 
 class LoginRefused(Throttled):
@@ -141,7 +147,7 @@ class TokenView(JSONAPIView):
         description="Over the login limits (per client address, and a username after repeated failures) "
                     "the answer is 429 with Retry-After, whether or not the username exists.",
         request=obj("TokenRequest", username=serializers.CharField(), password=serializers.CharField()),
-        responses={200: obj("TokenResponse", token=serializers.CharField()), **errors(400, 429, authenticated=False)},
+        responses={200: TokenResponseSerializer, **errors(400, 429, authenticated=False)},
         auth=[],
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -152,7 +158,7 @@ class TokenView(JSONAPIView):
             raise LoginRefused(exc) from None
         if user is None:
             raise ValidationError({"non_field_errors": ["Unable to log in with provided credentials."]})
-        return Response({"token": tokens.token_issue(user=user).key})
+        return Response(TokenResponseSerializer({"token": tokens.token_issue(user=user).key}).data)
 
     @extend_schema(summary="Revoke the caller's API token (log out everywhere it is used)",
                    request=None, responses={204: None, **errors()})

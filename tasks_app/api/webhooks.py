@@ -16,7 +16,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from tasks_app import notification_prefs, webhooks
+from tasks_app import account_selectors, notification_prefs, webhooks
 from tasks_app.control_data import WEBHOOK_EVENTS, WebhookDelivery, WebhookEndpoint
 
 from .fields import StrictCharField, StrictSerializer
@@ -52,7 +52,10 @@ class WebhookSerializer(serializers.Serializer):
 
 
 class WebhookWithSecretSerializer(WebhookSerializer):
-    secret = serializers.CharField(help_text="whsec_…: shown once, now; verify deliveries with it")
+    secret = serializers.SerializerMethodField(help_text="whsec_…: shown once, now; verify deliveries with it")
+
+    def get_secret(self, endpoint: WebhookEndpoint) -> str:
+        return str(self.context["secret"])  # given by the registration: no other answer carries it
 
 
 class AttemptSerializer(serializers.Serializer):
@@ -82,7 +85,7 @@ DeliveryPageSerializer = page_of(DeliverySerializer)
 
 
 def owned_webhook(request: Request, webhook_id: str) -> WebhookEndpoint:
-    endpoint = (WebhookEndpoint.objects.filter(id=webhook_id, user=user_of(request)).first()
+    endpoint = (account_selectors.webhook_of_user(user=user_of(request), webhook_id=webhook_id)
                 if 0 < len(webhook_id) <= MAX_ID else None)
     if endpoint is None:
         raise NotFound(f"webhook {webhook_id[:MAX_ID]!r} not found")
@@ -93,8 +96,7 @@ class WebhookListView(JSONAPIView):
     @extend_schema(summary="Your webhooks (never their secrets)", responses={200: WebhookSerializer(many=True),
                                                                           **errors()})
     def get(self, request: Request) -> Response:
-        rows = WebhookEndpoint.objects.filter(user=user_of(request)).order_by("created_at")
-        return Response(WebhookSerializer(rows, many=True).data)
+        return Response(WebhookSerializer(account_selectors.webhooks_for_user(user=user_of(request)), many=True).data)
 
     @extend_schema(summary="Register a URL for task events; the answer holds its signing secret, once",
                    request=WebhookCreateSerializer, responses={201: WebhookWithSecretSerializer, **errors(400)})
@@ -102,7 +104,8 @@ class WebhookListView(JSONAPIView):
         body = validated(WebhookCreateSerializer, request.data).validated_data
         endpoint, secret = webhooks.webhook_register(user=user_of(request), url=body["url"], events=body["events"],
                                                      description=body["description"])
-        return Response({**WebhookSerializer(endpoint).data, "secret": secret}, status=status.HTTP_201_CREATED)
+        created = WebhookWithSecretSerializer(endpoint, context={"secret": secret}).data
+        return Response(created, status=status.HTTP_201_CREATED)
 
 
 class WebhookDetailView(JSONAPIView):
@@ -132,13 +135,13 @@ class DeliveryListView(JSONAPIView):
         responses={200: DeliveryPageSerializer, **errors(400, 404)},
     )
     def get(self, request: Request, webhook_id: str) -> Response:
-        rows = owned_webhook(request, webhook_id).deliveries.prefetch_related("attempt_rows")
-        if wanted := request.query_params.get("status"):
-            if wanted not in WebhookDelivery.Status.values:
-                raise ValidationError({"status": [f"must be one of {', '.join(WebhookDelivery.Status.values)}"]})
-            rows = rows.filter(status=wanted)
+        endpoint = owned_webhook(request, webhook_id)
+        wanted = request.query_params.get("status") or None
+        if wanted is not None and wanted not in WebhookDelivery.Status.values:
+            raise ValidationError({"status": [f"must be one of {', '.join(WebhookDelivery.Status.values)}"]})
+        rows = account_selectors.webhook_deliveries(endpoint, status=wanted)
         paginator = Pagination()
-        page = paginator.paginate_queryset(rows.order_by("-created_at", "-id"), request, view=self)
+        page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response(DeliverySerializer(page or [], many=True).data)
 
 
@@ -155,7 +158,8 @@ class PreferencesPatchSerializer(StrictSerializer):
 
 
 def _prefs(prefs: notification_prefs.Preferences) -> dict[str, Any]:
-    return {"emailKinds": list(prefs.email_kinds), "webhookKinds": list(prefs.webhook_kinds)}
+    wire = {"emailKinds": list(prefs.email_kinds), "webhookKinds": list(prefs.webhook_kinds)}
+    return PreferencesSerializer(wire).data
 
 
 class PreferencesView(JSONAPIView):

@@ -1,4 +1,5 @@
-"""The OpenAPI schema agrees with the views: it validates, covers every route, and fuzzing finds no 5xx."""
+"""The OpenAPI schema agrees with the views: it validates, covers every route, and fuzzing finds no 5xx
+and no answer the schema does not declare (status code, content type, body shape)."""
 from __future__ import annotations
 
 import json
@@ -12,13 +13,20 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis.errors import Unsatisfiable
 from rest_framework.authtoken.models import Token
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from agents.dispatch import INLINE
 from tasks_app.api import urls as api_urls
 from tasks_app.models import Project, Task
 
 NOT_DOCUMENTED = {"schema/", "docs/"}  # the schema and its UI document the others
+# every answer must be one the schema declares: its status code, its content type and its body
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
 def route_to_openapi(route: str) -> str:
@@ -52,6 +60,13 @@ def test_every_operation_documents_its_errors_in_the_one_format(schema_json):
                 assert ref == "#/components/schemas/Error", (method, path, code)
 
 
+def test_a_body_of_another_content_type_is_the_415_the_schema_declares(api, schema_json):
+    answer = api.post("/api/workspace/tasks", data="title=x", content_type="text/plain")
+    assert answer.status_code == 415 and answer.json()["error"]["code"] == "unsupported_media_type"
+    declared = schema_json["paths"]["/api/workspace/tasks"]["post"]["responses"]["415"]
+    assert declared["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/Error"
+
+
 def test_schema_and_swagger_ui_are_served(client):
     assert client.get("/api/schema/").status_code == 200
     docs = client.get("/api/docs/")
@@ -71,7 +86,7 @@ def fuzz_setup(settings, transactional_db, user):
 
 
 @pytest.mark.slow
-def test_fuzzing_the_live_schema_finds_no_server_error(fuzz_setup):
+def test_fuzzing_the_live_schema_finds_no_server_error_and_only_declared_answers(fuzz_setup):
     schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application())
     headers = {"Authorization": f"Token {fuzz_setup['token']}"}
     operations = [result.ok() for result in schema.get_all_operations()]
@@ -96,7 +111,7 @@ def _fuzz(operation, mode, path_parameters, headers):
                          suppress_health_check=list(HealthCheck))
     def run(case):
         response = case.call(headers=headers)
-        case.validate_response(response, checks=[not_a_server_error])
+        case.validate_response(response, checks=CHECKS)
 
     try:
         run()
