@@ -37,21 +37,26 @@ class Sizes:
     load_tasks: int
     load_steps: int
     load_users: int
+    growth_tasks: int  # 100-step tasks whose step 2 and step 100 are timed in this process (median)
+    backlog: tuple[int, int, int]  # (tasks queued, step rows, tasks whose step 2 is timed in each phase)
 
 
 SIZES = {
     "smoke": Sizes("smoke", repeats=1, chain=5, chains=2, parallel=2, throughput_chains=4, tp_repeats=1,
                    rss_steps=60,
                    first_step=3, ws_subscribers=5, ws_steps=5, ws_spread=(6, 3, 2), ws_repeats=1,
-                   load_tasks=6, load_steps=2, load_users=2),
+                   load_tasks=6, load_steps=2, load_users=2,
+                   growth_tasks=1, backlog=(300, 3000, 2)),
     "quick": Sizes("quick", repeats=3, chain=20, chains=5, parallel=4, throughput_chains=12, tp_repeats=2,
                    rss_steps=1000,
                    first_step=10, ws_subscribers=200, ws_steps=20, ws_spread=(1000, 100, 5),
-                   ws_repeats=2, load_tasks=100, load_steps=5, load_users=10),
+                   ws_repeats=2, load_tasks=100, load_steps=5, load_users=10,
+                   growth_tasks=3, backlog=(10_000, 100_000, 5)),
     "full": Sizes("full", repeats=5, chain=20, chains=10, parallel=6, throughput_chains=20, tp_repeats=3,
                   rss_steps=10_000,
                   first_step=30, ws_subscribers=200, ws_steps=50, ws_spread=(1000, 100, 10),
-                  ws_repeats=3, load_tasks=1000, load_steps=5, load_users=100),
+                  ws_repeats=3, load_tasks=1000, load_steps=5, load_users=100,
+                  growth_tasks=7, backlog=(10_000, 100_000, 7)),
 }
 
 
@@ -66,6 +71,8 @@ def environment() -> dict[str, str]:
         "ANTHROPIC_API_KEY": "",
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
+        # a 100-step plan makes 100 tool calls; the default limit (100) fails the call that completes it
+        "AGENT_MAX_TOOL_CALLS": "200",
     }
 
 

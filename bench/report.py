@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from bench import targets
+from bench import sections, targets
 from bench.layers import LABELS, LAYERS
 from bench.stats import ratio
 
@@ -78,7 +78,8 @@ def markdown(r: dict[str, Any]) -> str:
     out += ["### Targets", ""]
     out += _table(["target", "measured", "met"],
                   [[t, measured, "yes" if met else "**no**"] for t, measured, met in targets.check(r)])
-    out += ["", "### Per layer (same worker settings, same noop tool)", ""]
+    out += ["", sections.gap(r), ""]
+    out += ["### Per layer (same worker settings, same noop tool)", ""]
     out += _table(["measure", *(LABELS[layer] for layer in LAYERS), "engine ÷ floor"], main_rows(r))
     out += ["", _notes(r), ""]
     out += ["### What if: persistent database connections", "",
@@ -89,8 +90,9 @@ def markdown(r: dict[str, Any]) -> str:
     out += _table(["layer", "p50 (ms), default", "p50, persistent", "p99 (ms), default", "p99, persistent",
                    "steps/s 1 worker, default", "steps/s, persistent", "connections / step, default",
                    "connections / step, persistent"], what_if_rows(r))
-    out += [""]
+    out += ["", *sections.growth(r), "", *sections.backlog(r), ""]
     out += _details(r)
+    out += sections.profile_before(r)
     return "\n".join(out)
 
 

@@ -70,12 +70,13 @@ def main(argv: list[str] | None = None) -> int:
     probe_dir, log_dir = setup(args.work_dir)
     if args.only == "websocket":
         return websocket_alone(args, sizes, probe_dir, log_dir)
-    from bench import machine, report, stages
+    from bench import machine, report, sections, stages
 
     started, load_start = time.time(), machine.load_average()
     command = " ".join(["python -m bench.run", *(sys.argv[1:] if argv is None else argv)])
     results: dict[str, Any] = {"machine": machine.describe(), "load_start": load_start,
-                               "busy": machine.busy_processes(), "sizes": vars(sizes), "command": command}
+                               "busy": machine.busy_processes(), "sizes": vars(sizes), "command": command,
+                               "profile_before": sections.load_before()}
     results.update(stages.run_all(sizes, probe_dir, log_dir))
     results.update(load_end=machine.load_average(), duration_s=time.time() - started)
     (args.work_dir / "results.json").write_text(stages.to_json(results))

@@ -8,7 +8,7 @@ from typing import Any
 
 import redis
 
-from bench import api, config, db, extras, feeds, hotpath, perf, stack
+from bench import api, backlog, config, db, extras, feeds, growth, hotpath, perf, stack
 from bench.config import Sizes
 from bench.layers import LAYERS, Driver
 
@@ -26,6 +26,7 @@ def run_all(sizes: Sizes, probe_dir: Path, log_dir: Path) -> dict[str, Any]:
     profile_steps = max(6, min(40, sizes.rss_steps))
     results["hot"] = hotpath.db_cost(users[0][0])
     results["profile"] = dict(hotpath.profile_engine(users[0][0], steps=profile_steps), steps=profile_steps - 1)
+    results["growth"] = growth.measure(users[0][0], sizes.growth_tasks)
     redis.Redis.from_url(config.REDIS_URL).flushdb()  # the wake-ups the in-process steps sent
     driver, servers = Driver(users[0][0], sizes.chain), list[Any]()
     try:
@@ -53,6 +54,7 @@ def run_all(sizes: Sizes, probe_dir: Path, log_dir: Path) -> dict[str, Any]:
         raise
     finally:
         _stopped(servers, *servers)
+    results["backlog"] = backlog.measure(*sizes.backlog)  # last: it empties the database around it
     return results
 
 
