@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from tasks_app import leases, lifecycle
 from tasks_app.models import Approval, StepStatus, Task, TaskExecution
+from tasks_app.owner_facts import known
 
 from . import policies
 from .approval_calls import input_hash, sealed, shown, unsealed
@@ -85,7 +86,8 @@ def gate(task: Task, token: str, call: Call) -> Verdict:
         memo[:] = memo or [run_recipients(task, call.number, call.params)]
         return memo[0]
 
-    found = policies.matches(policies.rules_for(task.user_id, task.project_id), facts, everyone)
+    overrides = known(task, policies.HAS_OVERRIDES) is not False  # read with the step's owner (step_reads)
+    found = policies.matches(policies.rules_for(task.user_id, task.project_id, overrides=overrides), facts, everyone)
     if requires_approval(task, call.number):
         found.append(CHECKPOINT)
     if not found:

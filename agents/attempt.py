@@ -42,6 +42,7 @@ class Attempt:
     plan_version: int = 1  # the version of the run's plan the step came from (PlanVersion)
     deadline: float | None = None  # time.monotonic() when the task's AGENT_TIMEOUT_MS runs out
     out_of_time: bool = False  # the task's time limit, not the tool or its target, ended the call
+    row_exists: bool | None = None  # is the step's row written (a plain INSERT or UPDATE)? None: not known
 
     @property
     def charged(self) -> int:

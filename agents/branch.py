@@ -67,7 +67,7 @@ def _claimed(task_id: str, run: int, number: int, token: str) -> str:
     started = time.monotonic()
     done = finished_steps(run_rows(task))
     attempt = planned_attempt(task, task.plan or {}, number, done)
-    attempt.retries, attempt.plan_version = row.attempts, row.plan_version
+    attempt.retries, attempt.plan_version, attempt.row_exists = row.attempts, row.plan_version, True  # handed out
     attempt.deadline = started + (settings.AGENT_TIMEOUT_MS - task.execution_time) / 1000
     if attempt.error is None and attempt.output is None:
         verdict = gate(task, token, attempt)  # the task awaits the person; this step is handed out after
@@ -76,7 +76,7 @@ def _claimed(task_id: str, run: int, number: int, token: str) -> str:
             return "awaiting-approval"
         attempt.params = verdict.params if verdict.params is not None else attempt.params
         attempt.output = verdict.skipped
-    act(task, attempt, row, step_claims.keep_alive(task_id, run, number, token))
+    act(task, attempt, step_claims.keep_alive(task_id, run, number, token))
     attempt.token_credits = credits.tokens_cost(task, attempt)
     attempt.duration_ms = int((time.monotonic() - started) * 1000)
     return _observe(task, token, attempt)

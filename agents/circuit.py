@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import Exists, F, Q
 from django.utils import timezone
 
 from tasks_app.models import ToolCircuit
@@ -34,6 +35,15 @@ class Verdict:
     allowed: bool
     retry_at: datetime | None = None  # when to look again, if not allowed
     gave_up: str | None = None  # open for too long: the step fails with this message
+
+
+ANY_FAILING = "any_circuit_failing"
+
+
+def owner_facts() -> dict[str, Any]:
+    """Whether any circuit is open, probing or counting failures, read with the step's owner
+    (tasks_app/owner_facts.py): when none is, a call needs neither check() nor record_success()."""
+    return {ANY_FAILING: Exists(ToolCircuit.objects.filter(~Q(state=State.CLOSED) | Q(failures__gt=0)))}
 
 
 def tool_of(key: str) -> str:

@@ -79,7 +79,7 @@ def over_limit(task: Task, cost: int, what: str) -> str | None:
         left = max(0, task.credit_budget - task.total_credits)
         return (f"{what} would cost {cost} credits, but the task's budget of {task.credit_budget} credits has "
                 f"{left} left (this run spent {task.total_credits}): raise creditBudget, then resume")
-    balance = credit_ledger.balance(task.user_id)
+    balance = credit_ledger.balance_of_owner(task)
     if cost > balance:
         return (f"{what} would cost {cost} credits, but your credit balance is {balance}: get more credits "
                 f"granted, then resume")

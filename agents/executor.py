@@ -17,16 +17,16 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from tasks_app import leases, webhook_events
-from tasks_app.events import emit
+from tasks_app import events, leases, webhook_events
 from tasks_app.models import StepStatus, Task, TaskExecution
+from tasks_app.owner_facts import known
 from tasks_app.redact import secret_strings
 from tools import registry
 from tools.base import SideEffect
 from tools.errors import DeadlineExceeded, ToolInputError
 from xantuus import logs
 
-from . import circuit, credits, fanout, react, replan
+from . import circuit, credits, fanout, react, replan, step_reads
 from .adapt import adapted_plan, goal_of
 from .approvals import decided, gate, hold_unknown_outcome
 from .attempt import Attempt
@@ -35,14 +35,14 @@ from .dispatch import enqueue
 from .error_facts import MODEL_STEP, step_facts
 from .error_policy import Verdict, decide
 from .errors import DATABASE_DOWN, EngineError, ErrorKind, classify, describe
-from .expressions import resolve
+from .expressions import references, resolve
 from .finish import complete_task, fail_task, unmet_goal
 from .llm import get_provider
 from .planner import is_reactive, version_of
-from .step_record import row_fields, save_row, step_event
+from .step_record import save_row, step_event
 from .step_secrets import known_to_step, masked_text, unseal
 from .toolcontext import build_tool_context, reference_context, save_refreshed_credentials
-from .trace import step_entry, with_step
+from .trace import appended, step_entry
 
 log = logging.getLogger(__name__)
 
@@ -53,20 +53,24 @@ DEADLINE_SLACK_S = 0.05
 def run_step(task_id: str) -> str:
     """Run the task's next step if we can take its lease; returns what happened (for logs/tests)."""
     token = leases.new_token()
-    if not leases.take(task_id, token):
-        return "not-leased"
+    task = leases.take_task(task_id, token)
+    return "not-leased" if task is None else run_leased_step(task, token)
+
+
+def run_leased_step(task: Task, token: str) -> str:
+    """Run the next step of a task whose lease `token` holds (leases.take_task loaded it)."""
     try:
-        return _leased_step(task_id, token)
+        return _leased_step(task, token)
     except DATABASE_DOWN:  # the database went away: not the task's fault; the Celery task retries
         raise
     except Exception as exc:  # an engine fault: fail the task with its reason, never leave it leased
-        log.exception("step of task %s crashed", task_id)
-        fail_task(task_id, token, f"engine error: {describe(exc)}")
+        log.exception("step of task %s crashed", task.id)
+        fail_task(task.id, token, f"engine error: {describe(exc)}")
         return "failed"
 
 
-def _leased_step(task_id: str, token: str) -> str:
-    task = Task.objects.select_related("user").get(id=task_id)
+def _leased_step(task: Task, token: str) -> str:
+    task_id = task.id
     limit_error = _limit_exceeded(task)
     if limit_error:
         fail_task(task_id, token, limit_error)
@@ -75,13 +79,13 @@ def _leased_step(task_id: str, token: str) -> str:
         return fanout.advance(task, token)
     number = task.current_step + 1
     logs.bind(taskId=task_id, run=task.attempts, step=number)  # every log line of this step names it
-    existing = TaskExecution.objects.filter(task_id=task_id, run=task.attempts, step=number).first()
-    if existing and existing.status == StepStatus.RUNNING and existing.side_effect == SideEffect.IRREVERSIBLE:
-        hold_unknown_outcome(task, token, existing)
+    earlier = step_reads.load(task, number)  # the owner and its facts, and an earlier attempt's row
+    if earlier and earlier.status == StepStatus.RUNNING and earlier.side_effect == SideEffect.IRREVERSIBLE:
+        hold_unknown_outcome(task, token, TaskExecution.objects.get(task_id=task_id, run=task.attempts, step=number))
         return "awaiting-approval"
     if credits.pause_if_over(task, token, credits.step_estimate(task, number), f"step {number}"):
         return "paused-credit-limit"  # resuming (more budget or credits) runs this step
-    steps = _recorded_steps(task)
+    steps = _recorded_steps(task) if _needs_history(task, number) else []
     if replan.pending(task):  # the step before asked for a new plan: make it first (agents/replan.py)
         return replan.run(task, token, steps)
     started = time.monotonic()
@@ -91,7 +95,8 @@ def _leased_step(task_id: str, token: str) -> str:
         return "completed"
     if attempt.final_text is not None:  # the model's final answer
         return _finish(task, token, steps, attempt)
-    attempt.retries = existing.attempts if existing else 0
+    attempt.retries = earlier.attempts if earlier else 0
+    attempt.row_exists = earlier is not None
     attempt.plan_version = version_of(task.plan)
     attempt.deadline = started + (settings.AGENT_TIMEOUT_MS - task.execution_time) / 1000
     if attempt.error is None and attempt.output is None:
@@ -100,10 +105,10 @@ def _leased_step(task_id: str, token: str) -> str:
             return "awaiting-approval"
         attempt.params = verdict.params if verdict.params is not None else attempt.params
         attempt.output = verdict.skipped
-    act(task, attempt, existing, leases.keep_alive(task.id, token))
+    act(task, attempt, leases.keep_alive(task.id, token))
     attempt.token_credits = credits.tokens_cost(task, attempt)
     attempt.duration_ms = int((time.monotonic() - started) * 1000)
-    return _observe(task, token, attempt, existing)
+    return _observe(task, token, attempt)
 
 
 def _finish(task: Task, token: str, steps: list[dict[str, Any]], attempt: Attempt) -> str:
@@ -133,6 +138,22 @@ def _out_of_time(attempt: Attempt, exc: Exception) -> bool:
     """Did the task's time limit, not the tool or its target, end this call?"""
     return isinstance(exc, DeadlineExceeded) or (
         attempt.deadline is not None and time.monotonic() >= attempt.deadline - DEADLINE_SLACK_S)
+
+
+# the names a plan step may refer to that are not earlier steps (agents/toolcontext.py reference_context)
+NOT_STEPS = frozenset({"user", "task", "config", "item"})
+
+
+def _needs_history(task: Task, number: int) -> bool:
+    """Does step `number` need the run's earlier results? A model-driven step, replanning, the end of
+    the plan (its result) and a plan step that refers to an earlier one do; a step that refers to none
+    does not read them, so step 100 reads no more than step 2."""
+    plan = task.plan or {}
+    steps = plan.get("steps") or []
+    if is_reactive(plan) or replan.pending(task) or not 0 < number <= len(steps):
+        return True
+    step = steps[number - 1]
+    return bool(references([step.get("params"), step.get("when")]) - NOT_STEPS)
 
 
 def _recorded_steps(task: Task) -> list[dict[str, Any]]:
@@ -181,7 +202,7 @@ def planned_attempt(task: Task, plan: dict[str, Any], number: int, steps: list[d
     return attempt
 
 
-def act(task: Task, attempt: Attempt, existing: TaskExecution | None, alive: AbstractContextManager[None]) -> None:
+def act(task: Task, attempt: Attempt, alive: AbstractContextManager[None]) -> None:
     """Call the tool (unless reasoning already failed or skipped it); a side effect gets its row first.
 
     `alive` renews what lets this worker run the step (the task's lease, or a parallel step's claim)."""
@@ -192,12 +213,15 @@ def act(task: Task, attempt: Attempt, existing: TaskExecution | None, alive: Abs
         action = registry.get_action(attempt.action)
         attempt.side_effect, attempt.credits = action.side_effect, action.credits
         key = action.circuit_key(attempt.params, task.user_id)
-        if _held_by_circuit(attempt, key):
+        # no circuit failing when the step read its owner (step_reads): nothing to check or to reset
+        failing = known(task, circuit.ANY_FAILING) is not False
+        if failing and _held_by_circuit(attempt, key):
             return
         if action.side_effect != SideEffect.READ:
-            _record_start(task, attempt, existing)  # committed before the call: a crash leaves a trace
+            save_row(task, attempt, StepStatus.RUNNING)  # committed before the call: a crash leaves a trace
         tool = registry.tools()[action.tool]
-        context = build_tool_context(task, attempt.number, uses_credentials=tool.uses_credentials)
+        context = build_tool_context(task, attempt.number, uses_credentials=tool.uses_credentials,
+                                     uses_groups=tool.uses_groups)
         context.deadline = attempt.deadline  # tools cap their timeouts with context.remaining()
         stored = copy.deepcopy(context.credentials)
         attempt.secrets = context.secrets  # the same set: what the tool marks while it runs counts too
@@ -209,7 +233,8 @@ def act(task: Task, attempt: Attempt, existing: TaskExecution | None, alive: Abs
         attempt.output_tokens += context.output_tokens_used
         attempt.tool_state = context.state
         attempt.compensation = context.compensation
-        circuit.record_success(key)
+        if failing:
+            circuit.record_success(key)
     except DATABASE_DOWN:
         raise
     except Exception as exc:
@@ -232,14 +257,7 @@ def _held_by_circuit(attempt: Attempt, key: str) -> bool:
     return not verdict.allowed
 
 
-def _record_start(task: Task, attempt: Attempt, existing: TaskExecution | None) -> None:
-    TaskExecution.objects.update_or_create(
-        task_id=task.id, run=task.attempts, step=attempt.number,
-        defaults=row_fields(task, attempt, StepStatus.RUNNING),
-    )
-
-
-def _observe(task: Task, token: str, attempt: Attempt, existing: TaskExecution | None) -> str:
+def _observe(task: Task, token: str, attempt: Attempt) -> str:
     """Act on agents/error_policy.py's verdict for how the step ended."""
     decision = decide(step_facts(task, attempt))
     if decision.verdict is Verdict.WAIT:
@@ -268,22 +286,25 @@ def _observe(task: Task, token: str, attempt: Attempt, existing: TaskExecution |
 
 
 def _advance(task: Task, token: str, attempt: Attempt, **extra: Any) -> None:
-    """Record the finished step on the task, release the lease, and publish the step event."""
-    trace = with_step(task, step_entry(attempt))
+    """Record the finished step on the task, release the lease, and publish the step event: the
+    task's counters, its trace (appended in the database) and the event's number in one UPDATE."""
     fields = {
         "current_step": attempt.number, "tool_calls": task.tool_calls + 1,
         "total_tokens": task.total_tokens + attempt.tokens, "total_credits": task.total_credits + attempt.charged,
-        "execution_time": task.execution_time + attempt.duration_ms, "execution_trace": trace,
-        "tool_state": attempt.tool_state or task.tool_state, **extra,
+        "execution_time": task.execution_time + attempt.duration_ms, **extra,
     }
-    if not leases.release(task.id, token, **fields):
+    if attempt.tool_state:
+        fields["tool_state"] = attempt.tool_state
+    seq = leases.release_with_event(task.id, token, execution_trace=appended(task, step_entry(attempt)), **fields)
+    if seq is None:
         raise EngineError(f"lost the lease of task {task.id} during step {attempt.number}")
     credits.charge_step(task, attempt)  # in the step's transaction: charged exactly when it is recorded
     for name, value in fields.items():
         setattr(task, name, value)
+    task.__dict__.pop("execution_trace", None)  # deferred again: whoever reads it next gets the database's
     event = step_event(task, attempt)
-    emit(task.id, "step", event)
-    webhook_events.step_finished(task, event, attempt.secrets)  # one indexed EXISTS unless a step webhook is set
+    events.store(task.id, task.user_id, seq, "step", event)
+    webhook_events.step_finished(task, event, attempt.secrets)  # nothing to read unless a step webhook is set
 
 
 def _retry_later(task: Task, token: str, attempt: Attempt) -> str:

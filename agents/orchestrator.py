@@ -18,7 +18,7 @@ from .admission import admit
 from .approvals import expire_overdue
 from .dispatch import enqueue
 from .errors import describe
-from .executor import run_step
+from .executor import run_leased_step
 from .finish import fail_task
 from .llm import get_provider
 from .planner import plan_task
@@ -27,12 +27,18 @@ from .replan import charge_gave_up, retry_planning_later
 log = logging.getLogger(__name__)
 
 
+PLANNING_OR_EXECUTING = (TaskStatus.PLANNING, TaskStatus.EXECUTING)
+
+
 def plan(task_id: str) -> str:
     """Build and store the plan of a task in `planning`, then wake its first step."""
     token = leases.new_token()
-    if not leases.take(task_id, token, statuses=(TaskStatus.PLANNING, TaskStatus.EXECUTING)):
-        return "not-leased"
-    task = Task.objects.select_related("user").get(id=task_id)
+    task = leases.take_task(task_id, token, statuses=PLANNING_OR_EXECUTING)
+    return "not-leased" if task is None else _plan(task, token)
+
+
+def _plan(task: Task, token: str) -> str:
+    task_id = task.id
     # planned already (a duplicate wake-up), or a run in progress admitted again (resumed or
     # requeued after waiting in `queued`): it keeps its plan and continues where it stopped
     if task.plan and (task.status == TaskStatus.EXECUTING or task.current_step > 0):
@@ -76,10 +82,13 @@ def plan(task_id: str) -> str:
 
 def step(task_id: str) -> str:
     """Run one step; a task without its plan (resumed before planning finished) plans first."""
-    row = Task.objects.filter(id=task_id).values_list("status", "plan").first()
-    if row and (row[0] == TaskStatus.PLANNING or row[1] is None):
-        return plan(task_id)
-    return run_step(task_id)
+    token = leases.new_token()
+    task = leases.take_task(task_id, token, statuses=PLANNING_OR_EXECUTING)  # the lease and the task at once
+    if task is None:
+        return "not-leased"
+    if task.status == TaskStatus.PLANNING or task.plan is None:
+        return _plan(task, token)
+    return run_leased_step(task, token)
 
 
 def sweep() -> dict[str, int]:

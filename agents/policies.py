@@ -14,6 +14,7 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.db.models import Exists, OuterRef
 
 from tasks_app.models import ApprovalPolicy
 from tools import registry
@@ -114,10 +115,19 @@ def cannot_be_undone(facts: Facts) -> str | None:
     return None
 
 
-def rules_for(user_id: int | None, project_id: str | None = None) -> list[dict[str, Any]]:
-    """The defaults, overridden by name by the user's rules, then by the project's."""
+HAS_OVERRIDES = "owner_has_policy_overrides"
+
+
+def owner_facts() -> dict[str, Any]:
+    """Whether the owner overrides any policy (tasks_app/owner_facts.py): read with the step's owner."""
+    return {HAS_OVERRIDES: Exists(ApprovalPolicy.objects.filter(user_id=OuterRef("pk")))}
+
+
+def rules_for(user_id: int | None, project_id: str | None = None, *, overrides: bool = True) -> list[dict[str, Any]]:
+    """The defaults, overridden by name by the user's rules, then by the project's
+    (`overrides` False: the caller knows the user has none)."""
     rules = {rule["name"]: rule for rule in cast(list[dict[str, Any]], settings.AGENT_APPROVAL_POLICIES)}
-    if user_id is not None:
+    if user_id is not None and overrides:
         rows = ApprovalPolicy.objects.filter(user_id=user_id, project__isnull=True)
         if project_id:
             rows = rows | ApprovalPolicy.objects.filter(user_id=user_id, project_id=project_id)

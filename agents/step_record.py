@@ -21,9 +21,17 @@ from .trace import step_entry, with_step
 
 
 def save_row(task: Task, attempt: Attempt, status: str) -> None:
-    TaskExecution.objects.update_or_create(
-        task_id=task.id, run=task.attempts, step=attempt.number, defaults=row_fields(task, attempt, status)
-    )
+    """Write the step's row: one INSERT or UPDATE when the step knows whether it exists (it holds the
+    task's lease or the step's claim, so nobody else writes it), else update_or_create."""
+    fields = row_fields(task, attempt, status)
+    key: dict[str, Any] = {"task_id": task.id, "run": task.attempts, "step": attempt.number}
+    if attempt.row_exists is False:
+        TaskExecution.objects.create(**key, **fields)
+    elif attempt.row_exists:
+        TaskExecution.objects.filter(**key).update(**fields)
+    else:
+        TaskExecution.objects.update_or_create(**key, defaults=fields)
+    attempt.row_exists = True
 
 
 def row_fields(task: Task, attempt: Attempt, status: str) -> dict[str, Any]:

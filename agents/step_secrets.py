@@ -54,9 +54,9 @@ def unseal(value: Any) -> Any:
 
 def known_to_step(task: Task, params: dict[str, Any]) -> set[str]:
     """What to mask by value in the step's row, trace, events and webhooks."""
-    return keyed_secrets(params) | credentials.secret_values(user_id=task.user_id)
+    return keyed_secrets(params) | credentials.secret_values_of_owner(task)
 
 
 def masked_text(task: Task, text: str | None) -> str | None:
     """What the model wrote, with configured keys and the owner's stored secrets masked."""
-    return None if text is None else redact_output(text, credentials.secret_values(user_id=task.user_id))
+    return None if text is None else redact_output(text, credentials.secret_values_of_owner(task))

@@ -51,15 +51,16 @@ def owner_artifacts_dir(owner_id: int | None) -> Path:
     return settings.MEDIA_ROOT / "artifacts" / (str(owner_id) if owner_id is not None else "no-owner")
 
 
-def identity(user: Any) -> dict[str, Any]:
-    """The owner's name, groups and staff flag, which AGENT_DATABASES connections are opened by."""
-    return {"username": user.get_username(), "groups": tuple(user.groups.values_list("name", flat=True)),
-            "is_staff": bool(user.is_staff or user.is_superuser)}
+def identity(user: Any, *, with_groups: bool = True) -> dict[str, Any]:
+    """The owner's name, groups and staff flag, which AGENT_DATABASES connections are opened by
+    (the groups are one more query: read only for a tool that uses them)."""
+    groups = tuple(user.groups.values_list("name", flat=True)) if with_groups else ()
+    return {"username": user.get_username(), "groups": groups, "is_staff": bool(user.is_staff or user.is_superuser)}
 
 
 def tool_context(user: Any | None, *, task_id: str, idempotency_key: str = "", model: str | None = None,
                  state: dict[str, Any] | None = None, stores: Mapping[str, Any] | None = None,
-                 uses_credentials: bool = False) -> ToolContext:
+                 uses_credentials: bool = False, uses_groups: bool = True) -> ToolContext:
     """What a call made for `user` (None: nobody) sees: who they are, the egress policy, the model,
     their stored credentials when the tool uses them, their artifacts folder and their stores.
     A task's steps and `manage.py run_tool` both build it here, so both run under one policy."""
@@ -68,7 +69,7 @@ def tool_context(user: Any | None, *, task_id: str, idempotency_key: str = "", m
         task_id=task_id,
         user_id=owner_id,
         user_email=user.email if user is not None else "",
-        **(identity(user) if user is not None else {}),
+        **(identity(user, with_groups=uses_groups) if user is not None else {}),
         idempotency_key=idempotency_key,
         model=model,
         egress=EgressPolicy.from_settings(),
@@ -80,8 +81,10 @@ def tool_context(user: Any | None, *, task_id: str, idempotency_key: str = "", m
     )
 
 
-def build_tool_context(task: Task, number: int, *, uses_credentials: bool = False) -> ToolContext:
+def build_tool_context(task: Task, number: int, *, uses_credentials: bool = False,
+                       uses_groups: bool = True) -> ToolContext:
     """The context of step `number` of the task's current run, with the owner's stores for that run."""
     return tool_context(task.user, task_id=task.id, idempotency_key=idempotency_key(task, number),
                         model=task.agent_model, state=task.tool_state, uses_credentials=uses_credentials,
+                        uses_groups=uses_groups,
                         stores=OwnerStores(Scope(owner_id=task.user_id, task_id=task.id, run=task.attempts)))

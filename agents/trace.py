@@ -7,8 +7,10 @@ they are written, so no secret ever enters a trace.
 """
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
+from django.db.models import F, Func, JSONField
 from django.utils import timezone
 
 from tasks_app.redact import redact, redact_output
@@ -34,6 +36,32 @@ def with_step(task: Task, entry: dict[str, Any]) -> dict[str, Any]:
     trace = copy_of(task)
     trace["steps"] = [*trace.get("steps", []), entry]
     return trace
+
+
+class AppendedStep(Func):
+    """The task's trace with one more step entry, computed by the database in the step's UPDATE:
+    the worker neither reads nor sends the steps before it, so step 100 costs what step 2 does."""
+
+    output_field = JSONField()
+
+    def __init__(self, task_id: str, entry: dict[str, Any]):
+        super().__init__(F("execution_trace"))
+        self.entry, self.empty = json.dumps(entry), json.dumps(empty(task_id))
+
+    def as_sql(self, compiler: Any, connection: Any, *args: Any, **extra: Any) -> Any:  # PostgreSQL
+        trace, params = compiler.compile(self.get_source_expressions()[0])
+        return (f"jsonb_set(COALESCE({trace}, %s::jsonb), '{{steps}}', "
+                f"COALESCE({trace} -> 'steps', '[]'::jsonb) || jsonb_build_array(%s::jsonb))",
+                (*params, self.empty, *params, self.entry))
+
+    def as_sqlite(self, compiler: Any, connection: Any, *args: Any, **extra: Any) -> Any:
+        trace, params = compiler.compile(self.get_source_expressions()[0])
+        return f"json_insert(COALESCE({trace}, %s), '$.steps[#]', json(%s))", (*params, self.empty, self.entry)
+
+
+def appended(task: Task, entry: dict[str, Any]) -> AppendedStep:
+    """What to write as the task's execution_trace to add `entry` (agents/executor.py's step UPDATE)."""
+    return AppendedStep(task.id, entry)
 
 
 def step_entry(attempt: Attempt) -> dict[str, Any]:

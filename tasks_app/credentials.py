@@ -12,11 +12,15 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
+from django.db.models import Exists, OuterRef
 
 from . import audit
 from .control_data import WebhookEndpoint
-from .models import Credential
+from .models import Credential, Task
+from .owner_facts import known
 from .redact import keyed_secrets
+
+HAS_CREDENTIALS, HAS_WEBHOOKS = "owner_has_credentials", "owner_has_webhooks"
 
 
 def _fernet() -> Fernet:
@@ -56,6 +60,19 @@ def load_all(*, user_id: int) -> dict[str, Any]:
         except InvalidToken:
             continue  # the key changed: the user must connect the account again
     return result
+
+
+def owner_facts() -> dict[str, Any]:
+    """Whether the owner stores any secret that secret_values() reads (tasks_app/owner_facts.py)."""
+    return {HAS_CREDENTIALS: Exists(Credential.objects.filter(user_id=OuterRef("pk"))),
+            HAS_WEBHOOKS: Exists(WebhookEndpoint.objects.filter(user_id=OuterRef("pk")))}
+
+
+def secret_values_of_owner(task: Task) -> set[str]:
+    """secret_values() of the task's owner, without a query when the step read that they store none."""
+    if known(task, HAS_CREDENTIALS) is False and known(task, HAS_WEBHOOKS) is False:
+        return set()
+    return secret_values(user_id=task.user_id)
 
 
 def secret_values(*, user_id: int | None) -> set[str]:

@@ -11,7 +11,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q, Sum
+from django.db.models import Exists, OuterRef, Q, Subquery, Sum
+
+from .owner_facts import known
 
 
 class CreditEntry(models.Model):
@@ -62,23 +64,40 @@ def ensure_signup_grant(user_id: int) -> None:
                                                     "note": "AGENT_DEFAULT_CREDITS for a new user"})
 
 
+BALANCE, SIGNED_UP = "owner_credit_balance", "owner_signup_granted"
+
+
+def owner_facts() -> dict[str, Any]:
+    """The owner's balance and whether they got their signup grant (tasks_app/owner_facts.py)."""
+    entries = CreditEntry.objects.filter(user_id=OuterRef("pk")).order_by().values("user_id")
+    return {BALANCE: Subquery(entries.annotate(total=Sum("amount")).values("total")[:1]),
+            SIGNED_UP: Exists(CreditEntry.objects.filter(user_id=OuterRef("pk"), reason=CreditEntry.Reason.SIGNUP))}
+
+
+def balance_of_owner(task: Any) -> int:
+    """balance() of the task's owner, as the step read it with the owner when it could."""
+    if known(task, SIGNED_UP) is True:
+        return int(known(task, BALANCE) or 0)
+    return balance(task.user_id)
+
+
 def balance(user_id: int) -> int:
     """The user's credits now: every grant minus every debit."""
     ensure_signup_grant(user_id)
     return int(CreditEntry.objects.filter(user_id=user_id).aggregate(total=Sum("amount"))["total"] or 0)
 
 
-def debit(*, task: Any, run: int, step: int, reason: str, amount: int, **details: Any) -> bool:
-    """Charge `amount` credits for the task's step; False (nothing written) if it was charged already."""
+def debit(*, task: Any, run: int, step: int, reason: str, amount: int, **details: Any) -> None:
+    """Charge `amount` credits for the task's step; nothing is written if it was charged already
+    (one INSERT that the unique constraint turns into nothing: ON CONFLICT DO NOTHING).
+
+    The signup grant is ensured where the balance is read (balance(), the step's owner facts), which
+    every charged step does first; a debit does not depend on it."""
     if amount <= 0:
-        return False
-    ensure_signup_grant(task.user_id)
-    _, created = CreditEntry.objects.get_or_create(
-        task_ref=task.id, run=run, step=step, reason=reason,
-        defaults={"user_id": task.user_id, "task_id": task.id, "agent_type": task.agent_type or "custom",
-                  "amount": -amount, **details},
-    )
-    return created
+        return
+    CreditEntry.objects.bulk_create([CreditEntry(
+        task_ref=task.id, run=run, step=step, reason=reason, user_id=task.user_id, task_id=task.id,
+        agent_type=task.agent_type or "custom", amount=-amount, **details)], ignore_conflicts=True)
 
 
 def charged(task_id: str, run: int) -> int:

@@ -34,10 +34,16 @@ def emit(task_id: str, type_: str, payload: dict[str, Any]) -> int:
     with transaction.atomic(savepoint=False):  # nested in the step's transaction: no savepoint needed
         Task.objects.filter(id=task_id).update(event_seq=F("event_seq") + 1)
         seq, user_id = Task.objects.filter(id=task_id).values_list("event_seq", "user_id").get()
-        TaskEvent.objects.create(task_id=task_id, seq=seq, type=type_, payload=payload)
-        message = live_message({"taskId": task_id, "seq": seq, "type": type_, **payload})
-        transaction.on_commit(lambda: publish(task_id, user_id, message))
+        store(task_id, user_id, seq, type_, payload)
     return seq
+
+
+def store(task_id: str, user_id: int, seq: int, type_: str, payload: dict[str, Any]) -> None:
+    """Store an event whose number the caller took in its own UPDATE of the task (a step's release,
+    tasks_app/leases.py), in the caller's transaction; publish it once committed."""
+    TaskEvent.objects.create(task_id=task_id, seq=seq, type=type_, payload=payload)
+    message = live_message({"taskId": task_id, "seq": seq, "type": type_, **payload})
+    transaction.on_commit(lambda: publish(task_id, user_id, message))
 
 
 def live_message(event: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Q
+from django.db.models import F, Q, QuerySet
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from .models import Task
@@ -42,6 +43,22 @@ def take(task_id: str, token: str, statuses: tuple[str, ...] = (S.EXECUTING,)) -
         )
         == 1
     )
+
+
+# What a step loads with its lease: every column but the trace, which only grows (it is appended to
+# in the database, agents/trace.py) and is read, lazily, only by the paths that show or rewrite it.
+STEP_COLUMNS = [str(f.column) for f in Task._meta.concrete_fields if f.name != "execution_trace"]
+
+
+def take_task(task_id: str, token: str, statuses: tuple[str, ...] = (S.EXECUTING,)) -> Task | None:
+    """take(), returning the task as the lease left it (one UPDATE ... RETURNING), or None."""
+    now = timezone.now()
+    sql, params = _update_sql(
+        Task.objects.filter(id=task_id, status__in=statuses)
+        .filter(Q(lease_owner__isnull=True) | Q(lease_expires_at__lt=now)),
+        lease_owner=token, lease_expires_at=now + timedelta(seconds=settings.AGENT_LEASE_SECONDS), heartbeat_at=now)
+    columns = ", ".join(connection.ops.quote_name(column) for column in STEP_COLUMNS)
+    return next(iter(Task.objects.raw(f"{sql} RETURNING {columns}", params)), None)
 
 
 def heartbeat(task_id: str, token: str) -> bool:
@@ -83,6 +100,26 @@ def release(task_id: str, token: str, **fields: Any) -> bool:
         )
         == 1
     )
+
+
+def release_with_event(task_id: str, token: str, **fields: Any) -> int | None:
+    """release(), also taking the task's next event number (returned; None if we no longer held the
+    lease), so the step's event needs no UPDATE and SELECT of its own (tasks_app/events.py store)."""
+    sql, params = _update_sql(Task.objects.filter(id=task_id, lease_owner=token), lease_owner=None,
+                              lease_expires_at=None, updated_at=timezone.now(), event_seq=F("event_seq") + 1,
+                              **fields)
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} RETURNING {connection.ops.quote_name('event_seq')}", params)
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
+
+
+def _update_sql(rows: QuerySet[Task], **fields: Any) -> tuple[str, tuple[Any, ...]]:
+    """The UPDATE that rows.update(**fields) would run (Django's own compiler), to add RETURNING to."""
+    query = rows.query.chain(UpdateQuery)
+    query.add_update_values(fields)  # type: ignore[attr-defined]  # chain() made it an UpdateQuery
+    sql, params = query.get_compiler(rows.db).as_sql()
+    return sql, tuple(params)
 
 
 def lapsed(limit: int = 100) -> list[tuple[str, str]]:

@@ -9,9 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.db.models import Exists, OuterRef
+
 from . import credentials, notification_prefs, webhook_delivery
 from .control_data import WebhookEndpoint
 from .models import Task
+from .owner_facts import known
 from .redact import redact_output, secret_strings
 
 SUMMARY_CHARS = 1_000
@@ -50,9 +53,23 @@ def task_notified(task: Task, kind: str, message: str, *, note_id: int) -> list[
                                     data=redact_output(data, _known_secrets(task.user_id)))
 
 
+WANTS_STEPS = "owner_wants_step_webhooks"
+
+
+def owner_facts() -> dict[str, Any]:
+    """Whether the owner has a step webhook (tasks_app/owner_facts.py): read with the step's owner."""
+    return {WANTS_STEPS: Exists(_step_endpoints().filter(user_id=OuterRef("pk")))}
+
+
+def _step_endpoints() -> Any:
+    return WebhookEndpoint.objects.filter(enabled=True, wants_step=True)
+
+
 def step_finished(task: Task, event: dict[str, Any], secrets: Iterable[str] = ()) -> list[str]:
-    """The deliveries of a finished step, only for users with a step webhook (one indexed EXISTS otherwise)."""
-    if not WebhookEndpoint.objects.filter(user_id=task.user_id, enabled=True, wants_step=True).exists():
+    """The deliveries of a finished step, only for users with a step webhook (known from the step's read
+    of its owner, else one indexed EXISTS)."""
+    wanted = known(task, WANTS_STEPS)
+    if wanted is False or (wanted is None and not _step_endpoints().filter(user_id=task.user_id).exists()):
         return []
     if "step" not in notification_prefs.for_user(task.user_id).webhook_kinds:
         return []

@@ -167,10 +167,11 @@ class Action:
 class Tool:
     """A family of actions; modules declare one and decorate their functions with it."""
 
-    def __init__(self, name: str, description: str, *, uses_credentials: bool = False):
+    def __init__(self, name: str, description: str, *, uses_credentials: bool = False, uses_groups: bool = False):
         self.name = name
         self.description = description
         self.uses_credentials = uses_credentials  # the executor loads the user's stored credentials
+        self.uses_groups = uses_groups  # the executor reads the user's groups (ToolContext.groups)
         self.actions: dict[str, Action] = {}
 
     def action(

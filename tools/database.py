@@ -34,7 +34,7 @@ from .pg import (
     update_by_key,
 )
 
-tool = Tool("database", "Query and change the operator's named PostgreSQL databases.")
+tool = Tool("database", "Query and change the operator's named PostgreSQL databases.", uses_groups=True)
 
 MAX_ROWS = 1000
 
