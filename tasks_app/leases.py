@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +20,7 @@ from django.utils import timezone
 
 from .models import Task
 from .models import TaskStatus as S
+from .renewals import renewing
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -71,25 +70,9 @@ def heartbeat(task_id: str, token: str) -> bool:
     )
 
 
-@contextmanager
-def keep_alive(task_id: str, token: str) -> Iterator[None]:
-    """Renew the lease from a side thread while a long tool call runs, so it never lapses under us."""
-    stop = threading.Event()
-
-    def beat() -> None:
-        try:
-            while not stop.wait(settings.AGENT_LEASE_SECONDS / 3):
-                heartbeat(task_id, token)
-        finally:
-            connection.close()  # this thread's own connection
-
-    thread = threading.Thread(target=beat, name=f"lease-{task_id}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
+def keep_alive(task_id: str, token: str) -> AbstractContextManager[None]:
+    """Renew the lease while a long tool call runs (the process's renewal thread), so it never lapses."""
+    return renewing(lambda: heartbeat(task_id, token))
 
 
 def release(task_id: str, token: str, **fields: Any) -> bool:

@@ -7,17 +7,15 @@ so a killed worker delays a step but never loses it, and two deliveries never bo
 """
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from .models import StepStatus, TaskExecution
+from .renewals import renewing
 
 CLAIMABLE = (StepStatus.PENDING, StepStatus.RUNNING, StepStatus.FAILED)
 
@@ -50,25 +48,9 @@ def renew(task_id: str, run: int, step: int, token: str) -> bool:
     return _rows(task_id, run, step).filter(claim_owner=token).update(claim_expires_at=lease_end()) == 1
 
 
-@contextmanager
-def keep_alive(task_id: str, run: int, step: int, token: str) -> Iterator[None]:
-    """Renew the claim from a side thread while a long tool call runs, so it never lapses under us."""
-    stop = threading.Event()
-
-    def beat() -> None:
-        try:
-            while not stop.wait(settings.AGENT_LEASE_SECONDS / 3):
-                renew(task_id, run, step, token)
-        finally:
-            connection.close()  # this thread's own connection
-
-    thread = threading.Thread(target=beat, name=f"claim-{task_id}-{step}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
+def keep_alive(task_id: str, run: int, step: int, token: str) -> AbstractContextManager[None]:
+    """Renew the claim while a long tool call runs (the process's renewal thread), so it never lapses."""
+    return renewing(lambda: renew(task_id, run, step, token))
 
 
 def release(task_id: str, run: int, step: int, token: str, *, hand_out_after: datetime | None = None) -> bool:
