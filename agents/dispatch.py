@@ -3,7 +3,8 @@
 With a broker (REDIS_URL set) that is a Celery message, sent after the transaction
 commits. On the embedded default the same engine functions run on an in-process
 runner thread, which also runs the sweeper every WORKER_POLL_INTERVAL ms. A message
-carries only the task id: the database holds the state, so a lost one costs a delay.
+carries only the task id (and the token of a lease handed over to it): the database holds the
+state, so a lost one costs a delay.
 Nothing here imports what it wakes: Celery tasks are sent by name, and the runner is given
 its handlers at startup (agents/inline.py, registered by agents/apps.py).
 """
@@ -33,18 +34,22 @@ def queue_for(priority: str) -> str:
     return f"agent.{priority if priority in settings.PRIORITIES else 'medium'}"
 
 
-def enqueue(kind: str, task_id: str, *step: int, priority: str = "medium", countdown: float = 0) -> None:
+def enqueue(kind: str, task_id: str, *step: int, priority: str = "medium", countdown: float = 0,
+            lease: str | None = None) -> None:
     """kind is 'plan', 'step', or 'branch' (with the run and step number of a parallel plan's step);
-    sent once the current transaction (if any) commits."""
-    transaction.on_commit(lambda: _send(kind, task_id, step, priority, countdown))
+    sent once the current transaction (if any) commits. `lease`: the token of the lease the step
+    that sends it handed over (tasks_app/leases.py hand_over), which the woken step then holds."""
+    transaction.on_commit(lambda: _send(kind, task_id, step, priority, countdown, lease))
 
 
-def _send(kind: str, task_id: str, step: tuple[int, ...], priority: str, countdown: float) -> None:
+def _send(kind: str, task_id: str, step: tuple[int, ...], priority: str, countdown: float,
+          lease: str | None) -> None:
+    kwargs = {"lease": lease} if lease else {}
     if settings.EMBEDDED:
-        INLINE.submit(kind, task_id, *step, priority=priority, countdown=countdown)
+        INLINE.submit(kind, task_id, *step, priority=priority, countdown=countdown, **kwargs)
         return
     try:
-        current_app.send_task(CELERY_TASKS[kind], args=[task_id, *step], queue=queue_for(priority),
+        current_app.send_task(CELERY_TASKS[kind], args=[task_id, *step], kwargs=kwargs, queue=queue_for(priority),
                               countdown=countdown or None,
                               retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5})
     except Exception:  # the broker is down: the state is committed, the sweeper re-enqueues the task
@@ -58,7 +63,7 @@ class InlineRunner:
     RANK = {"urgent": 0, "high": 1, "medium": 2, "low": 3}
 
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int, int, str, str, tuple[int, ...]]] = []
+        self._heap: list[tuple[float, int, int, str, str, tuple[int, ...], dict[str, str]]] = []
         self._counter = itertools.count()
         self._cond = threading.Condition()
         self._busy = 0
@@ -70,10 +75,12 @@ class InlineRunner:
         """Run `handler(task_id, *step)` for wake-ups of `kind` ('plan', 'step', 'branch', and 'sweep', the beat)."""
         self._handlers[kind] = handler
 
-    def submit(self, kind: str, task_id: str, *step: int, priority: str = "medium", countdown: float = 0) -> None:
+    def submit(self, kind: str, task_id: str, *step: int, priority: str = "medium", countdown: float = 0,
+               **kwargs: str) -> None:
         with self._cond:
             due = time.monotonic() + countdown
-            heapq.heappush(self._heap, (due, self.RANK.get(priority, 2), next(self._counter), kind, task_id, step))
+            heapq.heappush(self._heap, (due, self.RANK.get(priority, 2), next(self._counter), kind, task_id, step,
+                                        kwargs))
             self.start()
             self._cond.notify_all()
 
@@ -100,21 +107,21 @@ class InlineRunner:
                 self._thread = threading.Thread(target=self._loop, name="xantuus-inline-runner", daemon=True)
                 self._thread.start()
 
-    def _next(self) -> tuple[str, str, tuple[int, ...]]:
+    def _next(self) -> tuple[str, str, tuple[int, ...], dict[str, str]]:
         with self._cond:
             while True:
                 now = time.monotonic()
                 if settings.EMBEDDED and now >= self._next_sweep:  # the embedded mode's beat
                     self._next_sweep = now + max(settings.WORKER_POLL_INTERVAL, 200) / 1000
                     self._busy += 1
-                    return "sweep", "", ()
+                    return "sweep", "", (), {}
                 ready = [entry for entry in self._heap if entry[0] <= now]
                 if ready:
                     entry = min(ready, key=lambda e: (e[1], e[0], e[2]))
                     self._heap.remove(entry)
                     heapq.heapify(self._heap)
                     self._busy += 1
-                    return entry[3], entry[4], entry[5]
+                    return entry[3], entry[4], entry[5], entry[6]
                 due = min((e[0] for e in self._heap), default=now + 1)
                 if settings.EMBEDDED:
                     due = min(due, self._next_sweep)
@@ -122,14 +129,14 @@ class InlineRunner:
 
     def _loop(self) -> None:
         while True:
-            kind, task_id, step = self._next()
+            kind, task_id, step, kwargs = self._next()
             try:
                 close_old_connections()
                 logs.bind(taskId=task_id or None)
                 handler = self._handlers.get(kind)
                 if handler is None:  # Django's setup registers them (agents/apps.py); a bare import does not
                     raise LookupError(f"no handler for {kind!r} wake-ups: agents.inline.register() was not called")
-                handler(task_id, *step)
+                handler(task_id, *step, **kwargs)
             except Exception:  # the engine records its own failures; this is a last resort
                 log.exception("inline %s of task %s crashed", kind, task_id)
             finally:

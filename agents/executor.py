@@ -50,15 +50,9 @@ log = logging.getLogger(__name__)
 DEADLINE_SLACK_S = 0.05
 
 
-def run_step(task_id: str) -> str:
-    """Run the task's next step if we can take its lease; returns what happened (for logs/tests)."""
-    token = leases.new_token()
-    task = leases.take_task(task_id, token)
-    return "not-leased" if task is None else run_leased_step(task, token)
-
-
 def run_leased_step(task: Task, token: str) -> str:
-    """Run the next step of a task whose lease `token` holds (leases.take_task loaded it)."""
+    """Run the next step of a task whose lease `token` holds (agents/step_reads.py loaded it);
+    returns what happened (for logs and tests)."""
     try:
         return _leased_step(task, token)
     except DATABASE_DOWN:  # the database went away: not the task's fault; the Celery task retries
@@ -79,7 +73,7 @@ def _leased_step(task: Task, token: str) -> str:
         return fanout.advance(task, token)
     number = task.current_step + 1
     logs.bind(taskId=task_id, run=task.attempts, step=number)  # every log line of this step names it
-    earlier = step_reads.load(task, number)  # the owner and its facts, and an earlier attempt's row
+    earlier = step_reads.earlier_attempt(task, number)
     if earlier and earlier.status == StepStatus.RUNNING and earlier.side_effect == SideEffect.IRREVERSIBLE:
         hold_unknown_outcome(task, token, TaskExecution.objects.get(task_id=task_id, run=task.attempts, step=number))
         return "awaiting-approval"
@@ -278,16 +272,18 @@ def _observe(task: Task, token: str, attempt: Attempt) -> str:
     change = {"plan": adapted_plan(task.plan or {}, attempt.number)} if decision.verdict is Verdict.ADAPT else {}
     if decision.verdict is Verdict.REPLAN:  # the next wake-up replans (or refines) first
         change = {"plan": replan.marked(task, attempt)}
+    next_token = leases.new_token()
     with transaction.atomic():
         save_row(task, attempt, StepStatus.FAILED if attempt.error else StepStatus.COMPLETED)
-        _advance(task, token, attempt, **change)
-    enqueue("step", task.id, priority=task.priority)
+        _advance(task, token, next_token, attempt, **change)
+    enqueue("step", task.id, priority=task.priority, lease=next_token)
     return "step-failed-observed" if attempt.error else "step-completed"
 
 
-def _advance(task: Task, token: str, attempt: Attempt, **extra: Any) -> None:
-    """Record the finished step on the task, release the lease, and publish the step event: the
-    task's counters, its trace (appended in the database) and the event's number in one UPDATE."""
+def _advance(task: Task, token: str, next_token: str, attempt: Attempt, **extra: Any) -> None:
+    """Record the finished step on the task, hand the lease to the next step's wake-up, and publish the
+    step event: the task's counters, its trace (appended in the database), the lease and the event's
+    number in one UPDATE."""
     fields = {
         "current_step": attempt.number, "tool_calls": task.tool_calls + 1,
         "total_tokens": task.total_tokens + attempt.tokens, "total_credits": task.total_credits + attempt.charged,
@@ -295,7 +291,7 @@ def _advance(task: Task, token: str, attempt: Attempt, **extra: Any) -> None:
     }
     if attempt.tool_state:
         fields["tool_state"] = attempt.tool_state
-    seq = leases.release_with_event(task.id, token, execution_trace=appended(task, step_entry(attempt)), **fields)
+    seq = leases.hand_over(task.id, token, next_token, execution_trace=appended(task, step_entry(attempt)), **fields)
     if seq is None:
         raise EngineError(f"lost the lease of task {task.id} during step {attempt.number}")
     credits.charge_step(task, attempt)  # in the step's transaction: charged exactly when it is recorded

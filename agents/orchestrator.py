@@ -13,7 +13,7 @@ from django.utils import timezone
 from tasks_app import leases, lifecycle
 from tasks_app.models import Task, TaskStatus
 
-from . import credits, plan_record
+from . import credits, plan_record, step_reads
 from .admission import admit
 from .approvals import expire_overdue
 from .dispatch import enqueue
@@ -33,8 +33,9 @@ PLANNING_OR_EXECUTING = (TaskStatus.PLANNING, TaskStatus.EXECUTING)
 def plan(task_id: str) -> str:
     """Build and store the plan of a task in `planning`, then wake its first step."""
     token = leases.new_token()
-    task = leases.take_task(task_id, token, statuses=PLANNING_OR_EXECUTING)
-    return "not-leased" if task is None else _plan(task, token)
+    if not leases.take(task_id, token, statuses=PLANNING_OR_EXECUTING):
+        return "not-leased"
+    return _plan(Task.objects.select_related("user").get(id=task_id), token)
 
 
 def _plan(task: Task, token: str) -> str:
@@ -80,15 +81,24 @@ def _plan(task: Task, token: str) -> str:
     return "planned" if moved else "planned-not-started"
 
 
-def step(task_id: str) -> str:
-    """Run one step; a task without its plan (resumed before planning finished) plans first."""
-    token = leases.new_token()
-    task = leases.take_task(task_id, token, statuses=PLANNING_OR_EXECUTING)  # the lease and the task at once
-    if task is None:
+def step(task_id: str, lease: str | None = None) -> str:
+    """Run one step; a task without its plan (resumed before planning finished) plans first.
+
+    `lease`: the token of the lease the step before handed over to this wake-up; without one (the
+    first step, a resume, a retry, the sweeper), the lease is taken here."""
+    if lease is None:
+        lease = leases.new_token()
+        if not leases.take(task_id, lease, statuses=PLANNING_OR_EXECUTING):
+            return "not-leased"
+    task = step_reads.leased(task_id, lease)  # the task, its owner and what the step reads, at once
+    if task is None:  # not ours: a duplicate, or the lease lapsed and was taken by another wake-up
         return "not-leased"
     if task.status == TaskStatus.PLANNING or task.plan is None:
-        return _plan(task, token)
-    return run_leased_step(task, token)
+        return _plan(task, lease)
+    if task.status != TaskStatus.EXECUTING:  # paused or cancelled after it handed over the lease
+        leases.release(task_id, lease)
+        return "not-executing"
+    return run_leased_step(task, lease)
 
 
 def sweep() -> dict[str, int]:

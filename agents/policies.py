@@ -120,7 +120,7 @@ HAS_OVERRIDES = "owner_has_policy_overrides"
 
 def owner_facts() -> dict[str, Any]:
     """Whether the owner overrides any policy (tasks_app/owner_facts.py): read with the step's owner."""
-    return {HAS_OVERRIDES: Exists(ApprovalPolicy.objects.filter(user_id=OuterRef("pk")))}
+    return {HAS_OVERRIDES: Exists(ApprovalPolicy.objects.filter(user_id=OuterRef("user_id")))}
 
 
 def rules_for(user_id: int | None, project_id: str | None = None, *, overrides: bool = True) -> list[dict[str, Any]]:

@@ -1,22 +1,24 @@
-"""What a step reads before it acts, in one SELECT: its owner, annotated with the facts that
-spare it further reads (tasks_app/owner_facts.py), and how an earlier attempt of the step ended.
+"""What a step reads before it acts, in one SELECT: the task whose lease it holds (its trace left
+out: it only grows, and is appended to in the database), the owner, the facts that spare the
+step further reads (tasks_app/owner_facts.py), and how an earlier attempt of the step ended.
 
-The task itself came with its lease (leases.take_task); with this, a plan step of an owner
-without stored secrets, policy overrides or step webhooks, while no circuit is failing,
-reads nothing else before its tool runs.
+With this, a plan step of an owner without stored secrets, policy overrides or step webhooks,
+while no circuit is failing, reads nothing else before its tool runs.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.db.models import Subquery
+from django.db.models import OuterRef, Subquery, Value
 
 from tasks_app import credentials, credit_ledger, webhook_events
 from tasks_app.models import Task, TaskExecution
+from tasks_app.owner_facts import known
 
 from . import circuit, policies
+
+LOADED = "step_reads_loaded"
 
 
 @dataclass(frozen=True)
@@ -28,14 +30,24 @@ class Earlier:
     attempts: int
 
 
-def load(task: Task, number: int) -> Earlier | None:
-    """Load the task's owner with its facts onto `task`; the earlier attempt of step `number`, if any."""
-    row = TaskExecution.objects.filter(task_id=task.id, run=task.attempts, step=number)
-    earlier = {f"earlier_{name}": Subquery(row.values(name)[:1]) for name in ("status", "side_effect", "attempts")}
-    owner: Any = get_user_model().objects.annotate(
-        **credentials.owner_facts(), **credit_ledger.owner_facts(), **webhook_events.owner_facts(),
-        **policies.owner_facts(), **circuit.owner_facts(), **earlier).get(pk=task.user_id)
-    task.user = owner
-    if owner.earlier_status is None:
-        return None
-    return Earlier(owner.earlier_status, owner.earlier_side_effect, owner.earlier_attempts)
+def leased(task_id: str, token: str) -> Task | None:
+    """The task if `token` holds its lease, with its owner and what the step reads before it acts."""
+    next_row = TaskExecution.objects.filter(task_id=OuterRef("id"), run=OuterRef("attempts"),
+                                            step=OuterRef("current_step") + 1)
+    earlier = {f"earlier_{name}": Subquery(next_row.values(name)[:1]) for name in ("status", "side_effect", "attempts")}
+    return (Task.objects.filter(id=task_id, lease_owner=token).select_related("user").defer("execution_trace")
+            .annotate(**credentials.owner_facts(), **credit_ledger.owner_facts(), **webhook_events.owner_facts(),
+                      **policies.owner_facts(), **circuit.owner_facts(), **earlier, **{LOADED: Value(True)})
+            .first())
+
+
+def earlier_attempt(task: Task, number: int) -> Earlier | None:
+    """How step `number`'s earlier attempt ended, as leased() read it (else read now)."""
+    if known(task, LOADED) and number == task.current_step + 1:
+        row: Any = task  # its annotations
+        return None if row.earlier_status is None else Earlier(row.earlier_status, row.earlier_side_effect,
+                                                                row.earlier_attempts)
+    found = (TaskExecution.objects.filter(task_id=task.id, run=task.attempts, step=number)
+             .values_list("status", "side_effect", "attempts").first())
+    return None if found is None else Earlier(*found)
+

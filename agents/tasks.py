@@ -36,10 +36,10 @@ def plan_task(task_id: str) -> str:
 
 
 @shared_task(name="agents.tasks.run_step", **RETRY_ON_DB_DOWN)
-def run_step(task_id: str) -> str:
+def run_step(task_id: str, lease: str | None = None) -> str:
     close_old_connections()
     logs.bind(taskId=task_id)
-    outcome = orchestrator.step(task_id)  # the executor binds the run and step it ran
+    outcome = orchestrator.step(task_id, lease)  # the executor binds the run and step it ran
     log.info("step of task %s: %s", task_id, outcome, extra={"outcome": outcome})
     return outcome
 

@@ -64,8 +64,8 @@ def load_all(*, user_id: int) -> dict[str, Any]:
 
 def owner_facts() -> dict[str, Any]:
     """Whether the owner stores any secret that secret_values() reads (tasks_app/owner_facts.py)."""
-    return {HAS_CREDENTIALS: Exists(Credential.objects.filter(user_id=OuterRef("pk"))),
-            HAS_WEBHOOKS: Exists(WebhookEndpoint.objects.filter(user_id=OuterRef("pk")))}
+    return {HAS_CREDENTIALS: Exists(Credential.objects.filter(user_id=OuterRef("user_id"))),
+            HAS_WEBHOOKS: Exists(WebhookEndpoint.objects.filter(user_id=OuterRef("user_id")))}
 
 
 def secret_values_of_owner(task: Task) -> set[str]:

@@ -69,9 +69,9 @@ BALANCE, SIGNED_UP = "owner_credit_balance", "owner_signup_granted"
 
 def owner_facts() -> dict[str, Any]:
     """The owner's balance and whether they got their signup grant (tasks_app/owner_facts.py)."""
-    entries = CreditEntry.objects.filter(user_id=OuterRef("pk")).order_by().values("user_id")
-    return {BALANCE: Subquery(entries.annotate(total=Sum("amount")).values("total")[:1]),
-            SIGNED_UP: Exists(CreditEntry.objects.filter(user_id=OuterRef("pk"), reason=CreditEntry.Reason.SIGNUP))}
+    entries = CreditEntry.objects.filter(user_id=OuterRef("user_id")).order_by()
+    return {BALANCE: Subquery(entries.values("user_id").annotate(total=Sum("amount")).values("total")[:1]),
+            SIGNED_UP: Exists(entries.filter(reason=CreditEntry.Reason.SIGNUP))}
 
 
 def balance_of_owner(task: Any) -> int:

@@ -44,22 +44,6 @@ def take(task_id: str, token: str, statuses: tuple[str, ...] = (S.EXECUTING,)) -
     )
 
 
-# What a step loads with its lease: every column but the trace, which only grows (it is appended to
-# in the database, agents/trace.py) and is read, lazily, only by the paths that show or rewrite it.
-STEP_COLUMNS = [str(f.column) for f in Task._meta.concrete_fields if f.name != "execution_trace"]
-
-
-def take_task(task_id: str, token: str, statuses: tuple[str, ...] = (S.EXECUTING,)) -> Task | None:
-    """take(), returning the task as the lease left it (one UPDATE ... RETURNING), or None."""
-    now = timezone.now()
-    sql, params = _update_sql(
-        Task.objects.filter(id=task_id, status__in=statuses)
-        .filter(Q(lease_owner__isnull=True) | Q(lease_expires_at__lt=now)),
-        lease_owner=token, lease_expires_at=now + timedelta(seconds=settings.AGENT_LEASE_SECONDS), heartbeat_at=now)
-    columns = ", ".join(connection.ops.quote_name(column) for column in STEP_COLUMNS)
-    return next(iter(Task.objects.raw(f"{sql} RETURNING {columns}", params)), None)
-
-
 def heartbeat(task_id: str, token: str) -> bool:
     now = timezone.now()
     return (
@@ -85,12 +69,16 @@ def release(task_id: str, token: str, **fields: Any) -> bool:
     )
 
 
-def release_with_event(task_id: str, token: str, **fields: Any) -> int | None:
-    """release(), also taking the task's next event number (returned; None if we no longer held the
-    lease), so the step's event needs no UPDATE and SELECT of its own (tasks_app/events.py store)."""
-    sql, params = _update_sql(Task.objects.filter(id=task_id, lease_owner=token), lease_owner=None,
-                              lease_expires_at=None, updated_at=timezone.now(), event_seq=F("event_seq") + 1,
-                              **fields)
+def hand_over(task_id: str, token: str, next_token: str, **fields: Any) -> int | None:
+    """Pass our lease to the next step's wake-up (it carries `next_token`), writing `fields` and taking
+    the task's next event number (returned; None if we no longer held the lease) in one UPDATE.
+
+    The next step then holds the lease without writing it: its one SELECT (agents/step_reads.py) finds
+    the task by the token. A lease handed over lapses like any other if that wake-up never runs."""
+    now = timezone.now()
+    sql, params = _update_sql(Task.objects.filter(id=task_id, lease_owner=token), lease_owner=next_token,
+                              lease_expires_at=now + timedelta(seconds=settings.AGENT_LEASE_SECONDS),
+                              heartbeat_at=now, updated_at=now, event_seq=F("event_seq") + 1, **fields)
     with connection.cursor() as cursor:
         cursor.execute(f"{sql} RETURNING {connection.ops.quote_name('event_seq')}", params)
         row = cursor.fetchone()

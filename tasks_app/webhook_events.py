@@ -58,7 +58,7 @@ WANTS_STEPS = "owner_wants_step_webhooks"
 
 def owner_facts() -> dict[str, Any]:
     """Whether the owner has a step webhook (tasks_app/owner_facts.py): read with the step's owner."""
-    return {WANTS_STEPS: Exists(_step_endpoints().filter(user_id=OuterRef("pk")))}
+    return {WANTS_STEPS: Exists(_step_endpoints().filter(user_id=OuterRef("user_id")))}
 
 
 def _step_endpoints() -> Any:
