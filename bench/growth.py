@@ -1,8 +1,9 @@
 """Does a step cost more as its task grows? Step 2 and step 100 of 100-step noop tasks, in this process.
 
-One method for every figure it is compared with (here and in bench/backlog.py): `orchestrator.step`
-timed with perf_counter in the bench process (no worker running), the median over several tasks,
-each task run from its plan to its end so both steps find it as a worker would. The statements of
+One method for every figure it is compared with (here and in bench/backlog.py): each wake-up the
+engine sends run in the bench process as its Celery task would (bench/wakeups.py: `orchestrator.step`
+with the message's arguments), timed with perf_counter, no worker running; the median over several
+tasks, each run from its plan to its end so both steps find it as a worker would. The statements of
 the same two steps are counted on one more task (bench/queries.py), apart from the timed ones, so
 the counting wrapper does not weigh on the times.
 """
@@ -12,6 +13,7 @@ import statistics
 import time
 from typing import Any
 
+from bench import wakeups
 from bench.layers import noop_plan
 from bench.queries import counting
 from bench.stats import ratio
@@ -23,24 +25,22 @@ OK = ("step-completed",)
 
 def prepared(user: Any, steps: int = STEPS, title: str = "growth") -> str:
     """A started task whose plan is made and whose step 1 ran: the next call runs step 2."""
-    from agents import orchestrator
     from tasks_app import services
 
+    wakeups.install()
     task = services.task_create(user=user, title=title, plan=noop_plan(steps))
     task = services.task_execute(task=task)
     if task.status not in ("planning", "executing"):
         raise RuntimeError(f"{title}: the task did not start (it is {task.status}); are slots free?")
-    orchestrator.step(task.id)  # plan
-    _checked(orchestrator.step(task.id), 1)
+    wakeups.run_next(task.id)  # plan
+    _checked(wakeups.run_next(task.id), 1)
     return str(task.id)
 
 
 def timed_step(task_id: str, number: int) -> float:
-    """Seconds one orchestrator.step call takes (it runs plan step `number`)."""
-    from agents import orchestrator
-
+    """Seconds the task's next wake-up takes (it runs plan step `number`)."""
     started = time.perf_counter()
-    outcome = orchestrator.step(task_id)
+    outcome = wakeups.run_next(task_id)
     elapsed = time.perf_counter() - started
     _checked(outcome, number)
     return elapsed
@@ -53,29 +53,23 @@ def _checked(outcome: str, number: int) -> None:
 
 def run_to(task_id: str, start: int, end: int) -> None:
     """Run plan steps start..end-1 untimed."""
-    from agents import orchestrator
-
     for number in range(start, end):
-        _checked(orchestrator.step(task_id), number)
+        _checked(wakeups.run_next(task_id), number)
 
 
 def finish(task_id: str) -> None:
-    from agents import orchestrator
-
-    outcome = orchestrator.step(task_id)  # the call after the last step completes the task
+    outcome = wakeups.run_next(task_id)  # the wake-up after the last step completes the task
     if outcome != "completed":
         raise RuntimeError(f"task {task_id} did not complete after step {STEPS}: {outcome}")
 
 
 def _counted(task_id: str) -> dict[str, dict[str, Any]]:
     """Statements of step 2 and step 100 of one task (not timed)."""
-    from agents import orchestrator
-
     costs = {}
     for number, start in ((EARLY, EARLY), (LATE, EARLY + 1)):
         run_to(task_id, start, number)
         with counting() as cost:
-            _checked(orchestrator.step(task_id), number)
+            _checked(wakeups.run_next(task_id), number)
         costs[str(number)] = cost.as_dict()
     finish(task_id)
     return costs

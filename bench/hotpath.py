@@ -1,5 +1,6 @@
 """One step of each layer run in this process (no worker running): its database statements,
-writes and commits, and a cProfile of engine steps. Messages it sends are flushed afterwards."""
+writes and commits, and a cProfile of engine steps. Engine steps run the wake-up the engine sent, as
+its Celery task would (bench/wakeups.py). Messages it sends are flushed afterwards."""
 from __future__ import annotations
 
 import cProfile
@@ -9,17 +10,17 @@ import sysconfig
 import time
 from typing import Any
 
-from bench import celery_tasks, config
+from bench import celery_tasks, config, wakeups
 from bench.layers import noop_plan
 from bench.queries import counting
 
 
 def db_cost(user: Any) -> dict[str, dict[str, Any]]:
     """Statements, writes and commits of one mid-chain hop (floor layers) and one mid-task engine step."""
-    from agents import orchestrator
     from tasks_app import services
     from tasks_app.models import Task
 
+    wakeups.install()
     costs: dict[str, dict[str, Any]] = {"floor": dict.fromkeys(("statements", "writes", "rows", "commits",
                                                                  "write_commits"), 0)}
     for mode in ("db", "events"):
@@ -30,29 +31,33 @@ def db_cost(user: Any) -> dict[str, dict[str, Any]]:
         costs[mode] = cost.as_dict()
     task = services.task_create(user=user, title="hot engine", plan=noop_plan(4))
     services.task_execute(task=task)
-    orchestrator.step(task.id)  # no plan yet: plans
-    orchestrator.step(task.id)  # step 1, warm
+    wakeups.run_next(task.id)  # no plan yet: plans
+    _stepped(wakeups.run_next(task.id))  # step 1, warm
     with counting() as cost:
-        orchestrator.step(task.id)  # step 2
+        outcome = wakeups.run_next(task.id)  # step 2
+    _stepped(outcome)
     costs["engine"] = dict(cost.as_dict(), sql=cost.sql)
     return costs
 
 
 def profile_engine(user: Any, steps: int = 40, top: int = 18) -> dict[str, Any]:
     """cProfile over `steps` engine steps in this process: wall time per step and the top functions."""
-    from agents import orchestrator
     from tasks_app import services
 
+    wakeups.install()
     task = services.task_create(user=user, title="profile engine", plan=noop_plan(steps))
     services.task_execute(task=task)
-    orchestrator.step(task.id)  # plan
-    orchestrator.step(task.id)  # warm
+    wakeups.run_next(task.id)  # plan
+    _stepped(wakeups.run_next(task.id))  # warm
+    outcomes = []
     profiler = cProfile.Profile()
     started = time.perf_counter()
     profiler.enable()
     for _ in range(steps - 1):
-        orchestrator.step(task.id)
+        outcomes.append(wakeups.run_next(task.id))
     profiler.disable()
+    for outcome in outcomes:
+        _stepped(outcome)
     per_step = (time.perf_counter() - started) / (steps - 1)
     stats = pstats.Stats(profiler)
     text = io.StringIO()
@@ -60,6 +65,12 @@ def profile_engine(user: Any, steps: int = 40, top: int = 18) -> dict[str, Any]:
     pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(pattern, top)
     return {"per_step_ms": per_step * 1000, "table": _trim(text.getvalue()),
             "phases": phases(stats, steps - 1)}
+
+
+def _stepped(outcome: str) -> None:
+    """A measured call must have run a plan step (not found the lease taken, say)."""
+    if outcome != "step-completed":
+        raise RuntimeError(f"an in-process engine step did not run a plan step: {outcome}")
 
 
 # (file suffix, function, what it is): the pieces of a step, by cumulative time (they nest)

@@ -62,7 +62,9 @@ def backlog(r: dict[str, Any]) -> list[str]:
            f"backlog: {b['queued']:,} queued tasks over {b['filled']['users']} users (the measured one among "
            f"them) and {b['rows']:,} step rows of {b['filled']['done_tasks']:,} finished 100-step tasks (with "
            f"the event and the ledger debit each step writes: as many rows again in each table), "
-           f"bulk-inserted in {b['filled']['seconds']:.1f} s, then `ANALYZE` (as autovacuum would); the "
+           f"bulk-inserted, `VACUUM ANALYZE`d (as autovacuum would) and checkpointed in "
+           f"{b['filled']['seconds']:.1f} s; each phase starts after a `CHECKPOINT`, so that no dirty pages are "
+           f"being written while steps are timed; the "
            f"measured tasks were started before it (with that many runs waiting, admission queues a new one). "
            f"This is the last stage: the database is flushed around it.", ""]
     out += table(["phase", "step 2 ms (median)", "ms per task"], [

@@ -73,16 +73,16 @@ def _cpu(tp1: dict[str, Any]) -> tuple[str, str, bool]:
 
 
 def _backlog(b: dict[str, Any]) -> list[tuple[str, str, bool]]:
-    flagged = [(group, q["sql"][:40]) for group, queries in b["queries"].items() for q in queries
-               if q["seq_scans_big"]]
+    flagged = [(group, q["sql"][:40], ", ".join(q["seq_scans_big"])) for group, queries in b["queries"].items()
+               for q in queries if q["seq_scans_big"]]
     where = f"{b['queued']:,} queued, {b['rows']:,} step rows"
     return [
         (f"step overhead with a backlog ({where}) ≤ 1.2× the empty database's",
          f"{b['ratio']:.2f}× ({_fmt(b['backlog_ms'])} vs {_fmt(b['empty_ms'])} ms, step 2 in process)",
          b["ratio"] <= 1.2),
         (f"every hot query uses an index ({where})", "no sequential scan of a big table" if not flagged else
-         f"{len(flagged)} sequential scan(s) of a big table: " + "; ".join(f"{g.split(' (')[0]}: `{s}…`"
-                                                                          for g, s in flagged), not flagged),
+         f"{len(flagged)} statement(s) scan a big table sequentially: " + "; ".join(
+             f"{g.split(' (')[0]}: {t} in `{s}…`" for g, s, t in flagged), not flagged),
     ]
 
 

@@ -33,7 +33,7 @@ TARGETS = ["engine step overhead p50 ≤ 4× floor", "engine step overhead p50 �
            "worker CPU per step ≤ 2× layer 3", "first step p50 ≤ 20 ms", "websocket commit → receive p50",
            "events lost", "step overhead with a backlog", "every hot query uses an index", "2 workers ≥ 1.6×",
            "worker RSS grows", "load run: all"]
-HOT_QUERIES = ["engine step", "admission", "sweeper", "status endpoint", "trace endpoint"]
+HOT_QUERIES = ["engine step", "lease take", "admission", "sweeper", "status endpoint", "trace endpoint"]
 
 
 def numbers(cells: list[str]) -> list[float]:
