@@ -58,6 +58,9 @@ def run_leased_step(task: Task, token: str) -> str:
     except DATABASE_DOWN:  # the database went away: not the task's fault; the Celery task retries
         raise
     except Exception as exc:  # an engine fault: fail the task with its reason, never leave it leased
+        if not leases.holds(task.id, token):  # a second delivery of a handed-over lease lost the race
+            log.warning("step of task %s gave up: its lease is another wake-up's (%s)", task.id, describe(exc))
+            return "not-leased"
         log.exception("step of task %s crashed", task.id)
         fail_task(task.id, token, f"engine error: {describe(exc)}")
         return "failed"
@@ -99,10 +102,25 @@ def _leased_step(task: Task, token: str) -> str:
             return "awaiting-approval"
         attempt.params = verdict.params if verdict.params is not None else attempt.params
         attempt.output = verdict.skipped
+    if _has_side_effect(attempt):  # a handed-over lease may have reached two deliveries: one acts
+        mine = leases.make_exclusive(task.id, token)
+        if mine is None:
+            return "not-leased"
+        token = mine
     act(task, attempt, leases.keep_alive(task.id, token))
     attempt.token_credits = credits.tokens_cost(task, attempt)
     attempt.duration_ms = int((time.monotonic() - started) * 1000)
     return _observe(task, token, attempt)
+
+
+def _has_side_effect(attempt: Attempt) -> bool:
+    """Will the step call an action that is not a read?"""
+    if attempt.error or attempt.output is not None:
+        return False
+    try:
+        return registry.get_action(attempt.action).side_effect != SideEffect.READ
+    except Exception:  # an unknown action fails in act(), with its own error
+        return False
 
 
 def _finish(task: Task, token: str, steps: list[dict[str, Any]], attempt: Attempt) -> str:

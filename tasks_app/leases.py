@@ -69,6 +69,20 @@ def release(task_id: str, token: str, **fields: Any) -> bool:
     )
 
 
+def holds(task_id: str, token: str) -> bool:
+    return Task.objects.filter(id=task_id, lease_owner=token).exists()
+
+
+def make_exclusive(task_id: str, token: str) -> str | None:
+    """A new token for our lease, or None if another holder of `token` made it theirs first.
+
+    A handed-over lease is held by whoever has the wake-up that carries its token, and a message
+    may be delivered twice: before a call that is not a read, one conditional UPDATE decides
+    which delivery acts (a read may run twice, and is recorded once: the step's row is unique)."""
+    mine = new_token()
+    return mine if Task.objects.filter(id=task_id, lease_owner=token).update(lease_owner=mine) == 1 else None
+
+
 def hand_over(task_id: str, token: str, next_token: str, **fields: Any) -> int | None:
     """Pass our lease to the next step's wake-up (it carries `next_token`), writing `fields` and taking
     the task's next event number (returned; None if we no longer held the lease) in one UPDATE.
