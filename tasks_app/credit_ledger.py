@@ -56,6 +56,19 @@ class CreditEntry(models.Model):
         return f"{self.amount:+d} {self.reason} for user {self.user_id}"
 
 
+class CreditBalance(models.Model):
+    """The sum of a user's ledger, kept by the database: a trigger on every ledger INSERT (and DELETE)
+    adds the row's amount (migration 0013), so reading a balance is one indexed row, not a sum over
+    every step the user ever ran, and no code path can add an entry without moving it."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE,
+                                related_name="credit_balance")
+    balance = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.balance} credits for user {self.user_id}"
+
+
 def ensure_signup_grant(user_id: int) -> None:
     """The new user's AGENT_DEFAULT_CREDITS, once (the unique constraint decides a race)."""
     if not CreditEntry.objects.filter(user_id=user_id, reason=CreditEntry.Reason.SIGNUP).exists():
@@ -69,9 +82,9 @@ BALANCE, SIGNED_UP = "owner_credit_balance", "owner_signup_granted"
 
 def owner_facts() -> dict[str, Any]:
     """The owner's balance and whether they got their signup grant (tasks_app/owner_facts.py)."""
-    entries = CreditEntry.objects.filter(user_id=OuterRef("user_id")).order_by()
-    return {BALANCE: Subquery(entries.values("user_id").annotate(total=Sum("amount")).values("total")[:1]),
-            SIGNED_UP: Exists(entries.filter(reason=CreditEntry.Reason.SIGNUP))}
+    signup = CreditEntry.objects.filter(user_id=OuterRef("user_id"), reason=CreditEntry.Reason.SIGNUP)
+    return {BALANCE: Subquery(CreditBalance.objects.filter(user_id=OuterRef("user_id")).values("balance")[:1]),
+            SIGNED_UP: Exists(signup.order_by())}
 
 
 def balance_of_owner(task: Any) -> int:
@@ -84,7 +97,7 @@ def balance_of_owner(task: Any) -> int:
 def balance(user_id: int) -> int:
     """The user's credits now: every grant minus every debit."""
     ensure_signup_grant(user_id)
-    return int(CreditEntry.objects.filter(user_id=user_id).aggregate(total=Sum("amount"))["total"] or 0)
+    return int(CreditBalance.objects.filter(user_id=user_id).values_list("balance", flat=True).first() or 0)
 
 
 def debit(*, task: Any, run: int, step: int, reason: str, amount: int, **details: Any) -> None:

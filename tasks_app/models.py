@@ -389,6 +389,6 @@ class ToolCircuit(models.Model):
 
 from .agent_data import Contact, Delivery, EnrichmentLookup, Lead, PriceObservation, Upload  # noqa: E402,F401
 from .control_data import AuditEntry, NotificationPreference, WebhookAttempt, WebhookDelivery, WebhookEndpoint  # noqa: E402,F401
-from .credit_ledger import CreditEntry  # noqa: E402,F401
+from .credit_ledger import CreditBalance, CreditEntry  # noqa: E402,F401
 from .ops_data import RunRecord, WorkerHeartbeat  # noqa: E402,F401
 from .plan_versions import PlanVersion  # noqa: E402,F401
