@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import OuterRef, Subquery, Value
+from django.db.models import OuterRef, QuerySet, Subquery, Value
 
 from tasks_app import credentials, credit_ledger, webhook_events
+from tasks_app.compiled_query import CompiledQuery
 from tasks_app.models import Task, TaskExecution
 from tasks_app.owner_facts import known
 
@@ -30,15 +31,21 @@ class Earlier:
     attempts: int
 
 
-def leased(task_id: str, token: str) -> Task | None:
-    """The task if `token` holds its lease, with its owner and what the step reads before it acts."""
+def _leased_query(task_id: str, token: str) -> QuerySet[Task]:
     next_row = TaskExecution.objects.filter(task_id=OuterRef("id"), run=OuterRef("attempts"),
                                             step=OuterRef("current_step") + 1)
     earlier = {f"earlier_{name}": Subquery(next_row.values(name)[:1]) for name in ("status", "side_effect", "attempts")}
     return (Task.objects.filter(id=task_id, lease_owner=token).select_related("user").defer("execution_trace")
             .annotate(**credentials.owner_facts(), **credit_ledger.owner_facts(), **webhook_events.owner_facts(),
-                      **policies.owner_facts(), **circuit.owner_facts(), **earlier, **{LOADED: Value(True)})
-            .first())
+                      **policies.owner_facts(), **circuit.owner_facts(), **earlier, **{LOADED: Value(True)}))
+
+
+LEASED = CompiledQuery(_leased_query, "task_id", "token")  # compiled once per thread: it runs every step
+
+
+def leased(task_id: str, token: str) -> Task | None:
+    """The task if `token` holds its lease, with its owner and what the step reads before it acts."""
+    return LEASED.first(task_id=task_id, token=token)
 
 
 def earlier_attempt(task: Task, number: int) -> Earlier | None:
