@@ -12,6 +12,8 @@ ERROR_DESCRIPTIONS = {
     400: "Invalid request: `fields` names each invalid field (dotted for nested ones, e.g. agentConfig.schedule)",
     401: "Not authenticated: send `Authorization: Token <token>` or a session cookie",
     404: "No such object for this user (another user's objects are not found either)",
+    405: "Method not allowed: the path is another operation's (a word such as `execute` or `status` "
+         "where an id goes)",
     409: "The task's status does not allow this (e.g. resume a completed task)",
     415: "The body's content type is not one this operation reads (application/json, or the multipart form "
          "it names)",
@@ -39,12 +41,19 @@ def errors(*codes: int, authenticated: bool = True) -> dict[int, Any]:
 
 
 class APISchema(AutoSchema):
-    """Every operation that reads a body documents the 415 its parsers answer to another content type."""
+    """Every operation that reads a body documents the 415 its parsers answer to another content type,
+    and one with an id in its path the 405 of a path that is another operation's (an id `execute`:
+    GET /api/agent/execute/trace is the execute action's path, which only takes POST)."""
 
-    def get_operation(self, *args: Any, **kwargs: Any) -> Any:
-        operation = super().get_operation(*args, **kwargs)
-        if operation and "requestBody" in operation and "415" not in operation["responses"]:
-            operation["responses"]["415"] = self._get_response_for_code(errors(415, authenticated=False)[415], "415")
+    def get_operation(self, path: str, *args: Any, **kwargs: Any) -> Any:
+        operation = super().get_operation(path, *args, **kwargs)
+        if not operation:
+            return operation
+        responses = operation["responses"]
+        if "requestBody" in operation and "415" not in responses:
+            responses["415"] = self._get_response_for_code(errors(415, authenticated=False)[415], "415")
+        if "{" in path and "405" not in responses:
+            responses["405"] = self._get_response_for_code(errors(405, authenticated=False)[405], "405")
         return operation
 
 
