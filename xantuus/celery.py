@@ -18,7 +18,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["agents"])
 
 # Celery's Django fixup closes the database connection around every task unless told to
-# reuse it; workers keep theirs (CONN_HEALTH_CHECKS still tests it before each task).
+# reuse it; workers keep theirs.
 app.conf["CELERY_DB_REUSE_MAX"] = int(os.environ.get("WORKER_DB_REUSE_MAX", "1000"))
 
 # The handlers below import Django and the engine when their signal fires: this module loads with
@@ -27,12 +27,16 @@ app.conf["CELERY_DB_REUSE_MAX"] = int(os.environ.get("WORKER_DB_REUSE_MAX", "100
 
 @worker_process_init.connect
 def keep_database_connections(**_: object) -> None:
-    """A worker process keeps its connection open between tasks (WORKER_CONN_MAX_AGE seconds)."""
+    """A worker process keeps its connection open between tasks (WORKER_CONN_MAX_AGE seconds), with no
+    health check (a `SELECT 1` round trip) before each task: a connection that died (PostgreSQL
+    restarted) fails the task's first statement, the task retries (agents/tasks.py RETRY_ON_DB_DOWN),
+    and Django replaces the connection then, as it replaces any connection that raised."""
     from django.conf import settings
     from django.db import connections
 
     for alias in connections:
         connections[alias].settings_dict["CONN_MAX_AGE"] = settings.WORKER_CONN_MAX_AGE
+        connections[alias].settings_dict["CONN_HEALTH_CHECKS"] = False
 
 
 @worker_ready.connect
