@@ -125,7 +125,10 @@ class Task(models.Model):
             models.Index(fields=["user", "created_at"]),
             models.Index(fields=["status", "priority"]),  # queue polling
             models.Index(fields=["status", "lease_expires_at"]),  # the sweeper
-            models.Index(fields=["status", "queued_at"]),  # admission
+            models.Index(fields=["status", "queued_at"]),
+            # admission: the waiting runs of one priority in arrival order (agents/admission.py _waiting)
+            models.Index(fields=["priority", "queued_at", "created_at"], condition=models.Q(status="queued"),
+                         name="task_admission_queue"),
         ]
         ordering = ["-created_at"]
 
