@@ -11,8 +11,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 
 from . import publish_loop
 from .models import Task, TaskEvent
@@ -32,10 +31,21 @@ def user_group(user_id: int) -> str:
 def emit(task_id: str, type_: str, payload: dict[str, Any]) -> int:
     """Store the event with the task's next sequence number; publish it once committed."""
     with transaction.atomic(savepoint=False):  # nested in the step's transaction: no savepoint needed
-        Task.objects.filter(id=task_id).update(event_seq=F("event_seq") + 1)
-        seq, user_id = Task.objects.filter(id=task_id).values_list("event_seq", "user_id").get()
+        seq, user_id = _next_seq(task_id)
         store(task_id, user_id, seq, type_, payload)
     return seq
+
+
+def _next_seq(task_id: str) -> tuple[int, int]:
+    """Take the task's next event number: one UPDATE ... RETURNING (the row lock orders concurrent emits)."""
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {quote(Task._meta.db_table)} SET {quote('event_seq')} = {quote('event_seq')} + 1 "
+                       f"WHERE {quote('id')} = %s RETURNING {quote('event_seq')}, {quote('user_id')}", [task_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise Task.DoesNotExist(f"task {task_id} does not exist")
+    return int(row[0]), int(row[1])
 
 
 def store(task_id: str, user_id: int, seq: int, type_: str, payload: dict[str, Any]) -> None:
