@@ -11,10 +11,12 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
-from django.db import connection, transaction
+from django.db import transaction
+from django.db.models import F
 
 from . import publish_loop
 from .models import Task, TaskEvent
+from .update_returning import update_returning
 
 log = logging.getLogger(__name__)
 PUBLISH_TIMEOUT_S = 5  # Redis unreachable: give up on live delivery (the event is stored) and go on
@@ -38,11 +40,7 @@ def emit(task_id: str, type_: str, payload: dict[str, Any]) -> int:
 
 def _next_seq(task_id: str) -> tuple[int, int]:
     """Take the task's next event number: one UPDATE ... RETURNING (the row lock orders concurrent emits)."""
-    quote = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {quote(Task._meta.db_table)} SET {quote('event_seq')} = {quote('event_seq')} + 1 "
-                       f"WHERE {quote('id')} = %s RETURNING {quote('event_seq')}, {quote('user_id')}", [task_id])
-        row = cursor.fetchone()
+    row = update_returning(Task.objects.filter(id=task_id), ["event_seq", "user_id"], event_seq=F("event_seq") + 1)
     if row is None:
         raise Task.DoesNotExist(f"task {task_id} does not exist")
     return int(row[0]), int(row[1])

@@ -13,14 +13,13 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
-from django.db.models import F, Q, QuerySet
-from django.db.models.sql import UpdateQuery
+from django.db.models import F, Q
 from django.utils import timezone
 
 from .models import Task
 from .models import TaskStatus as S
 from .renewals import renewing
+from .update_returning import update_returning
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -89,22 +88,11 @@ def hand_over(task_id: str, token: str, next_token: str, **fields: Any) -> int |
 
     The next step then holds the lease without writing it: its one SELECT (agents/step_reads.py) finds
     the task by the token. A lease handed over lapses like any other if that wake-up never runs."""
-    now = timezone.now()
-    sql, params = _update_sql(Task.objects.filter(id=task_id, lease_owner=token), lease_owner=next_token,
-                              lease_expires_at=now + timedelta(seconds=settings.AGENT_LEASE_SECONDS),
-                              heartbeat_at=now, updated_at=now, event_seq=F("event_seq") + 1, **fields)
-    with connection.cursor() as cursor:
-        cursor.execute(f"{sql} RETURNING {connection.ops.quote_name('event_seq')}", params)
-        row = cursor.fetchone()
+    now, lease = timezone.now(), timedelta(seconds=settings.AGENT_LEASE_SECONDS)
+    row = update_returning(Task.objects.filter(id=task_id, lease_owner=token), ["event_seq"],
+                           lease_owner=next_token, lease_expires_at=now + lease, heartbeat_at=now, updated_at=now,
+                           event_seq=F("event_seq") + 1, **fields)
     return None if row is None else int(row[0])
-
-
-def _update_sql(rows: QuerySet[Task], **fields: Any) -> tuple[str, tuple[Any, ...]]:
-    """The UPDATE that rows.update(**fields) would run (Django's own compiler), to add RETURNING to."""
-    query = rows.query.chain(UpdateQuery)
-    query.add_update_values(fields)  # type: ignore[attr-defined]  # chain() made it an UpdateQuery
-    sql, params = query.get_compiler(rows.db).as_sql()
-    return sql, tuple(params)
 
 
 def lapsed(limit: int = 100) -> list[tuple[str, str]]:
