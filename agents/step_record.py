@@ -17,7 +17,7 @@ from tasks_app.redact import redact, redact_output
 from . import credits
 from .attempt import Attempt
 from .toolcontext import idempotency_key
-from .trace import step_entry, with_step
+from .trace import appended, step_entry
 
 
 def save_row(task: Task, attempt: Attempt, status: str) -> None:
@@ -68,13 +68,14 @@ def record_parallel(task: Task, attempt: Attempt, *, tool_call: bool = True) -> 
         "current_step": task.current_step + 1, "tool_calls": task.tool_calls + int(tool_call),
         "total_tokens": task.total_tokens + attempt.tokens, "total_credits": task.total_credits + attempt.charged,
         "execution_time": task.execution_time + attempt.duration_ms,
-        "execution_trace": with_step(task, step_entry(attempt)),
     }
     if attempt.tool_state:
         fields["tool_state"] = {**(task.tool_state or {}), **attempt.tool_state}
-    Task.objects.filter(id=task.id).update(updated_at=timezone.now(), **fields)
+    Task.objects.filter(id=task.id).update(updated_at=timezone.now(),  # the trace appended, as a sequential step's
+                                           execution_trace=appended(task, step_entry(attempt)), **fields)
     for name, value in fields.items():
         setattr(task, name, value)
+    task.__dict__.pop("execution_trace", None)  # deferred again: whoever reads it next gets the database's
     credits.charge_step(task, attempt)  # in the step's transaction: charged exactly when it is recorded
     event = step_event(task, attempt)
     total = task.total_steps
