@@ -76,7 +76,7 @@ def _leased_step(task: Task, token: str) -> str:
         return fanout.advance(task, token)
     number = task.current_step + 1
     logs.bind(taskId=task_id, run=task.attempts, step=number)  # every log line of this step names it
-    earlier = step_reads.earlier_attempt(task, number)
+    earlier = step_reads.earlier_attempt(task)
     if earlier and earlier.status == StepStatus.RUNNING and earlier.side_effect == SideEffect.IRREVERSIBLE:
         hold_unknown_outcome(task, token, TaskExecution.objects.get(task_id=task_id, run=task.attempts, step=number))
         return "awaiting-approval"

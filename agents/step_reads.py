@@ -10,16 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import OuterRef, QuerySet, Subquery, Value
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from tasks_app import credentials, credit_ledger, webhook_events
 from tasks_app.compiled_query import CompiledQuery
 from tasks_app.models import Task, TaskExecution
-from tasks_app.owner_facts import known
 
 from . import circuit, policies
-
-LOADED = "step_reads_loaded"
 
 
 @dataclass(frozen=True)
@@ -37,7 +34,7 @@ def _leased_query(task_id: str, token: str) -> QuerySet[Task]:
     earlier = {f"earlier_{name}": Subquery(next_row.values(name)[:1]) for name in ("status", "side_effect", "attempts")}
     return (Task.objects.filter(id=task_id, lease_owner=token).select_related("user").defer("execution_trace")
             .annotate(**credentials.owner_facts(), **credit_ledger.owner_facts(), **webhook_events.owner_facts(),
-                      **policies.owner_facts(), **circuit.owner_facts(), **earlier, **{LOADED: Value(True)}))
+                      **policies.owner_facts(), **circuit.owner_facts(), **earlier))
 
 
 LEASED = CompiledQuery(_leased_query, "task_id", "token")  # compiled once per thread: it runs every step
@@ -48,13 +45,9 @@ def leased(task_id: str, token: str) -> Task | None:
     return LEASED.first(task_id=task_id, token=token)
 
 
-def earlier_attempt(task: Task, number: int) -> Earlier | None:
-    """How step `number`'s earlier attempt ended, as leased() read it (else read now)."""
-    if known(task, LOADED) and number == task.current_step + 1:
-        row: Any = task  # its annotations
-        return None if row.earlier_status is None else Earlier(row.earlier_status, row.earlier_side_effect,
-                                                                row.earlier_attempts)
-    found = (TaskExecution.objects.filter(task_id=task.id, run=task.attempts, step=number)
-             .values_list("status", "side_effect", "attempts").first())
-    return None if found is None else Earlier(*found)
-
+def earlier_attempt(task: Task) -> Earlier | None:
+    """How an earlier attempt of the task's next step ended, as leased() read it with the task."""
+    row: Any = task  # its annotations
+    if row.earlier_status is None:
+        return None
+    return Earlier(row.earlier_status, row.earlier_side_effect, row.earlier_attempts)
