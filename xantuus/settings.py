@@ -167,6 +167,22 @@ DATABASES = {
 }
 # A connection that died (PostgreSQL restarted) is replaced before use instead of failing a step.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+def prepare_threshold() -> int | None:
+    """DATABASE_PREPARE_THRESHOLD: after how many runs of the same statement psycopg prepares it on
+    the connection ("off": never, for a pooler in transaction mode that drops prepared statements)."""
+    raw = os.environ.get("DATABASE_PREPARE_THRESHOLD", "").strip().lower()
+    if raw in {"off", "none", "no", "false"}:
+        return None
+    return env_int("DATABASE_PREPARE_THRESHOLD", 5)
+
+
+if DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
+    # Parameters bound by the server, not quoted into the SQL by the client: a statement a worker
+    # runs every step (the step's SELECT and writes) is then prepared once per connection and planned
+    # from a cached plan, not parsed and planned again on every step.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        server_side_binding=True, prepare_threshold=prepare_threshold())
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several writers (the inline runner, a server, a command) share the file: WAL lets readers
     # go on while one writes, and IMMEDIATE transactions take the write lock at BEGIN, so a
