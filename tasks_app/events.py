@@ -69,8 +69,9 @@ def publish(task_id: str, user_id: int, message: dict[str, Any]) -> None:
     try:
         if isinstance(layer, InMemoryChannelLayer):  # its queues live on the server's loop: async_to_sync uses it
             async_to_sync(_send_to_groups)(layer, groups, message)
-        else:  # Redis: the process's publishing loop, where the layer keeps its connection
-            publish_loop.run(_send_to_groups(layer, groups, message), PUBLISH_TIMEOUT_S)
+        else:  # Redis: the process's publishing loop, where the layer keeps its connection; not waited for
+            publish_loop.send(_send_to_groups(layer, groups, message), PUBLISH_TIMEOUT_S,
+                              f"event {message['seq']} of task {task_id}")
     except Exception:  # the event is stored: a client refills it from the database
         log.warning("publishing event %s of task %s failed", message["seq"], task_id, exc_info=True)
 

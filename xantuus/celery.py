@@ -7,6 +7,7 @@ from celery.signals import (
     after_setup_task_logger,
     task_postrun,
     worker_process_init,
+    worker_process_shutdown,
     worker_ready,
     worker_shutdown,
 )
@@ -37,6 +38,15 @@ def keep_database_connections(**_: object) -> None:
     for alias in connections:
         connections[alias].settings_dict["CONN_MAX_AGE"] = settings.WORKER_CONN_MAX_AGE
         connections[alias].settings_dict["CONN_HEALTH_CHECKS"] = False
+
+
+@worker_process_shutdown.connect
+def flush_published_events(**_: object) -> None:
+    """Events a step stored and sent to the channel layer without waiting (tasks_app/publish_loop.py)
+    reach it before the process exits (a prefork child ends with os._exit: no atexit)."""
+    from tasks_app import publish_loop
+
+    publish_loop.flush(5.0)
 
 
 @worker_ready.connect

@@ -46,3 +46,35 @@ def test_a_call_that_does_not_finish_times_out_and_is_cancelled():
     with pytest.raises(TimeoutError):
         publish_loop.run(hang(), 0.1)
     assert cancelled.wait(5)
+
+
+def test_sends_run_in_the_order_sent_without_the_sender_waiting(caplog):
+    ran: list[int] = []
+    release = threading.Event()
+
+    async def record(value: int, wait: bool = False) -> None:
+        if wait:  # the first send is slow: the later ones wait behind it, the sender does not
+            await asyncio.get_running_loop().run_in_executor(None, release.wait, 5)
+        ran.append(value)
+
+    async def fail() -> None:
+        raise ConnectionError("redis went away")
+
+    publish_loop.send(record(0, wait=True), 5, "zero")
+    publish_loop.send(fail(), 5, "event 7 of task T")
+    for value in range(1, 50):
+        publish_loop.send(record(value), 5, str(value))
+    assert ran == []  # nothing waited for the slow first one
+    release.set()
+    assert publish_loop.flush(5)
+    assert ran == list(range(50))
+    assert "publishing event 7 of task T failed" in caplog.text
+
+
+def test_flush_reports_what_did_not_finish_in_time():
+    async def slow() -> None:
+        await asyncio.sleep(0.5)
+
+    publish_loop.send(slow(), 5, "slow")
+    assert publish_loop.flush(0.05) is False
+    assert publish_loop.flush(5) is True
