@@ -20,11 +20,12 @@ def record(task: Task, *, version: int, kind: str, source: str, at_step: int, re
 
     A wake-up redone after a crash overwrites the version it had begun (one row per version)."""
     stored = {key: value for key, value in plan.items() if key != "planning"}
-    PlanVersion.objects.update_or_create(
-        task_id=task.id, run=task.attempts, version=version,
-        defaults={"kind": kind, "source": source, "at_step": at_step, "reason": reason[:10_000], "plan": stored,
-                  "tokens": tokens, "credits": credits, "model": model[:100]},
-    )
+    fields = {"kind": kind, "source": source, "at_step": at_step, "reason": reason[:10_000], "plan": stored,
+              "tokens": tokens, "credits": credits, "model": model[:100]}
+    # one INSERT ... ON CONFLICT DO UPDATE, not update_or_create's SELECT and INSERT in two savepoints
+    PlanVersion.objects.bulk_create([PlanVersion(task_id=task.id, run=task.attempts, version=version, **fields)],
+                                    update_conflicts=True, unique_fields=["task", "run", "version"],
+                                    update_fields=list(fields))
     entry = plan_entry(version=version, kind=kind, source=source, at_step=at_step, reason=reason, plan=plan,
                        tokens=tokens, credits=credits)
     emit(task.id, "plan", entry)

@@ -70,3 +70,21 @@ def test_a_bad_shape_is_reported_with_where_it_is():
     assert plan is None
     assert "steps.0.colour: Extra inputs are not permitted" in problems
     assert any(p.startswith("estimatedDuration:") for p in problems)
+
+
+@pytest.mark.django_db
+def test_a_plan_version_recorded_again_is_overwritten_not_duplicated():
+    """A planning wake-up redone after a crash writes the version it had begun again: one row, the last plan."""
+    from django.contrib.auth import get_user_model
+
+    from agents import plan_record
+    from tasks_app.models import PlanVersion, Task
+
+    user = get_user_model().objects.create_user(username="planner-rerun")
+    task = Task.objects.create(user=user, title="rerun", attempts=1)
+    for reason in ("first try", "second try"):
+        plan_record.record(task, version=1, kind="initial", source="user", at_step=0, reason=reason,
+                           plan={"steps": [{"action": "http.get", "params": {"url": "https://example.com"}}]},
+                           tokens=3, credits=1)
+    (row,) = PlanVersion.objects.filter(task=task)
+    assert (row.run, row.version, row.reason, row.tokens) == (1, 1, "second try", 3)
