@@ -20,9 +20,9 @@ ORDERINGS = ["createdAt", "-createdAt", "updatedAt", "-updatedAt", "dueDate", "-
              "status", "-status", "priority", "-priority"]
 
 
-@extend_schema_field(OpenApiTypes.OBJECT)
+@extend_schema_field(OpenApiTypes.ANY)
 class AnyJSONField(serializers.JSONField):
-    pass
+    """Any JSON value: a step's output may be an object, a list, a text or a number (llm.summarize: a text)."""
 
 
 @extend_schema_field(OpenApiTypes.DATETIME)
