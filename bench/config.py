@@ -56,7 +56,7 @@ SIZES = {
                   rss_steps=10_000,
                   first_step=30, ws_subscribers=200, ws_steps=50, ws_spread=(1000, 100, 10),
                   ws_repeats=3, load_tasks=1000, load_steps=5, load_users=100,
-                  growth_tasks=7, backlog=(10_000, 100_000, 7)),
+                  growth_tasks=15, backlog=(10_000, 100_000, 15)),
 }
 
 

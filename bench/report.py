@@ -84,9 +84,11 @@ def markdown(r: dict[str, Any]) -> str:
     out += ["", _notes(r), ""]
     out += ["### What if: persistent database connections", "",
             f"The same workers with {', '.join(f'{k}={v}' for k, v in r['whatif']['env'].items())} "
-            f"(BENCH_DB_REUSE_MAX sets Celery's CELERY_DB_REUSE_MAX in bench/app.py). By default Celery's Django "
-            f"fixup closes the database connection before and after every task whatever CONN_MAX_AGE says, so "
-            f"every step opens a new PostgreSQL connection. Measured later in the same run, fewer repeats.", ""]
+            f"(BENCH_DB_REUSE_MAX sets Celery's CELERY_DB_REUSE_MAX in bench/app.py). Workers keep their "
+            f"connection by default too (xantuus/celery.py: WORKER_DB_REUSE_MAX, 1000 tasks, and "
+            f"WORKER_CONN_MAX_AGE, 300 s; Celery's Django fixup would otherwise close it around every task), so "
+            f"for a run this short both columns open no connection per step: they measure the same behaviour "
+            f"twice, and differ by the machine's noise (measured later in the same run, fewer repeats).", ""]
     out += _table(["layer", "p50 (ms), default", "p50, persistent", "p99 (ms), default", "p99, persistent",
                    "steps/s 1 worker, default", "steps/s, persistent", "connections / step, default",
                    "connections / step, persistent"], what_if_rows(r))
