@@ -38,7 +38,7 @@ class Sizes:
     load_steps: int
     load_users: int
     growth_tasks: int  # 100-step tasks whose step 2 and step 100 are timed in this process (median)
-    backlog: tuple[int, int, int]  # (tasks queued, step rows, tasks whose step 2 is timed in each phase)
+    backlog: tuple[int, int, int]  # (tasks queued, step rows, tasks timed per phase: at most 9, one user's slots)
 
 
 SIZES = {
@@ -56,7 +56,7 @@ SIZES = {
                   rss_steps=10_000,
                   first_step=30, ws_subscribers=200, ws_steps=50, ws_spread=(1000, 100, 10),
                   ws_repeats=3, load_tasks=1000, load_steps=5, load_users=100,
-                  growth_tasks=15, backlog=(10_000, 100_000, 15)),
+                  growth_tasks=15, backlog=(10_000, 100_000, 9)),
 }
 
 

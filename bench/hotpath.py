@@ -93,7 +93,7 @@ PHASES = [
     ("tasks_app/events.py", "emit", "number and store the event"),
     ("tasks_app/events.py", "store", "store the event (INSERT)"),
     ("django/db/transaction.py", "__exit__", "atomic blocks exit (COMMIT, then on-commit publish)"),
-    ("tasks_app/events.py", "publish", "publish to 2 channel groups (async_to_sync)"),
+    ("tasks_app/events.py", "publish", "publish to 2 channel groups (handed to the publishing loop, not waited for)"),
     ("agents/dispatch.py", "_send", "enqueue the next step (Celery apply_async)"),
     ("psycopg/connection.py", "wait", "waiting on PostgreSQL (all statements)"),
 ]
