@@ -71,14 +71,9 @@ def flush(timeout: float) -> bool:
     """Wait up to `timeout` s until everything sent so far has run; False if it had not."""
     if _loop is None or _pid != os.getpid():
         return True
-    queue = _queue
-    assert queue is not None
-
-    async def drained() -> None:
-        await queue.join()
-
+    assert _queue is not None  # made with the loop
     try:
-        run(drained(), timeout)
+        run(_queue.join(), timeout)
         return True
     except TimeoutError:
         return False

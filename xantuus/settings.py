@@ -168,6 +168,7 @@ DATABASES = {
 # A connection that died (PostgreSQL restarted) is replaced before use instead of failing a step.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
+
 def prepare_threshold() -> int | None:
     """DATABASE_PREPARE_THRESHOLD: after how many runs of the same statement psycopg prepares it on
     the connection ("off": never, for a pooler in transaction mode that drops prepared statements)."""
