@@ -51,6 +51,7 @@ def world(transactional_db, settings, loopback_allowed, smtp_sink, pdl_server, t
             yield {"shops": shops, "smtp": smtp_sink, "pdl": pdl_server}
         finally:
             worker.stop()
+            print(f"worker log (shown when the test fails):\n{worker.tail(80)}")
 
 
 def post_seed(api, name: str, replace: dict[str, str] | None = None) -> str:
@@ -71,7 +72,9 @@ def finished(api, task_id: str, timeout: float = 120) -> dict[str, Any]:
         if task["status"] in TERMINAL:
             return task
         time.sleep(0.2)
-    raise AssertionError(f"task {task_id} did not finish in {timeout}s: {task['status']}")
+    trace = api.get(f"/api/agent/{task_id}/trace").json()["steps"]
+    steps = [(step.get("step"), step.get("action"), step.get("status")) for step in trace]
+    raise AssertionError(f"task {task_id} did not finish in {timeout}s: {task['status']}, trace {steps}")
 
 
 def test_the_seeds_examples_do_their_jobs_on_the_real_stack(user, world):
