@@ -14,14 +14,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, F
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from tasks_app import lifecycle
+from tasks_app import leases, lifecycle
 from tasks_app.models import Task, TaskExecution
 from tasks_app.models import TaskStatus as S
 
-from . import trace
+from . import first_plan, trace
 from .dispatch import enqueue
 
 ADMISSION_LOCK = 0x58414E54  # "XANT": pg_advisory_xact_lock key
@@ -59,19 +59,37 @@ def new_run_fields(task: Task) -> dict[str, Any]:
 def request_run(task: Task, *, fields: dict[str, Any] | None = None) -> bool:
     """Start a new run of `task` now if a slot is free, else queue it; True if it started.
 
-    `fields` are what the run starts with (default: a fresh run, new_run_fields). Raises
+    `fields` are what the run starts with (default: a fresh run, new_run_fields; a person's own plan
+    is then planned in the same transaction, so the run is executing when this returns). Raises
     lifecycle.TransitionNotAllowed when the task is active (planning, executing ...).
     """
+    planned = first_plan.ahead(task) if fields is None else None  # a person's own plan needs no model
     fields = fields if fields is not None else new_run_fields(task)
     with transaction.atomic():
         _lock()
         if _slot_free(task.user_id):
-            lifecycle.require("start", task_id=task.id, **fields)
-            enqueue("plan", task.id, priority=task.priority)
+            if planned is None:
+                lifecycle.require("start", task_id=task.id, **fields)
+                enqueue("plan", task.id, priority=task.priority)
+                return True
+            # planned here: this transaction's commit wakes the first step (agents/first_plan.py)
+            token = leases.new_token()
+            lifecycle.require("start", task_id=task.id, **fields, **leases.held_by(token))
+            first_plan.store(_as_started(task, fields), token, *planned)
             return True
         lifecycle.require("queue", task_id=task.id, **fields)
     admit()
     return Task.objects.filter(id=task.id, status__in=lifecycle.ACTIVE).exists()
+
+
+def _as_started(task: Task, fields: dict[str, Any]) -> Task:
+    """`task` as the start UPDATE left it, without reading it back: the values it wrote (the lifetime
+    totals it summed in SQL are not needed to store the plan)."""
+    for name, value in fields.items():
+        if not hasattr(value, "resolve_expression"):
+            setattr(task, name, value)
+    task.status = S.PLANNING
+    return task
 
 
 def request_resume(task: Task) -> bool:
@@ -91,11 +109,13 @@ def request_resume(task: Task) -> bool:
 
 
 def _slot_free(user_id: int) -> bool:
-    """Under the admission lock: a slot overall (after those already waiting) and one for this user."""
-    running = _running_per_user()
-    waiting = Task.objects.filter(status=S.QUEUED).count()
-    free = settings.AGENT_MAX_CONCURRENT - sum(running.values())
-    return free > waiting and running.get(user_id, 0) < settings.AGENT_MAX_CONCURRENT_PER_USER
+    """Under the admission lock: a slot overall (after those already waiting) and one for this user.
+    One indexed read (status) counts the three."""
+    counts = Task.objects.filter(status__in=[S.QUEUED, *lifecycle.ACTIVE]).aggregate(
+        waiting=Count("id", filter=Q(status=S.QUEUED)), running=Count("id", filter=Q(status__in=lifecycle.ACTIVE)),
+        mine=Count("id", filter=Q(status__in=lifecycle.ACTIVE, user_id=user_id)))
+    free = settings.AGENT_MAX_CONCURRENT - counts["running"]
+    return free > counts["waiting"] and counts["mine"] < settings.AGENT_MAX_CONCURRENT_PER_USER
 
 
 def requeue_failed_run(task_id: str, step: int) -> None:

@@ -13,7 +13,7 @@ from django.utils import timezone
 from tasks_app import leases, lifecycle
 from tasks_app.models import Task, TaskStatus
 
-from . import credits, plan_record, step_reads
+from . import credits, first_plan, step_reads
 from .admission import admit
 from .approvals import expire_overdue
 from .dispatch import enqueue
@@ -63,21 +63,7 @@ def _plan(task: Task, token: str) -> str:
         charge_gave_up(task, token, exc, at_step=0)  # a model that gave no valid plan still spent tokens
         fail_task(task_id, token, f"planning failed: {describe(exc)}")
         return "failed"
-    elapsed = int((time.monotonic() - started) * 1000)
-    with transaction.atomic():
-        trace = plan_record.record(task, version=1, kind="initial", source=planned.source, at_step=0,
-                                   reason=planned.reason, plan=planned.plan, tokens=planned.tokens,
-                                   credits=planned.credits, model=planned.model)
-        leases.release(task_id, token, plan=planned.plan, total_steps=planned.total_steps,
-                       plan_tokens=planned.tokens, plan_credits=planned.credits,
-                       total_credits=task.total_credits + planned.credits,
-                       total_tokens=task.total_tokens + planned.tokens,
-                       execution_time=task.execution_time + elapsed, execution_trace=trace)
-        credits.charge_planning(task, planned.credits, planned.tokens)
-        # a task resumed while it was planning is executing already
-        moved = lifecycle.apply("planned", task_id=task_id) or task.status == TaskStatus.EXECUTING
-    if moved:
-        enqueue("step", task_id, priority=task.priority)
+    moved = first_plan.store(task, token, planned, int((time.monotonic() - started) * 1000))
     return "planned" if moved else "planned-not-started"
 
 

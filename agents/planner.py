@@ -70,10 +70,9 @@ def plan_task(
     model: str | None = None,
 ) -> PlannedTask:
     config = agent_config or {}
-    explicit = base_plan(explicit_plan)
-    if explicit:
-        return _stored(parse_plan(explicit), source="user", reason="the task's own plan", user_id=user_id,
-                       base=explicit)
+    own = own_plan(explicit_plan, user_id=user_id)
+    if own is not None:
+        return own
     wants_model = config.get("planning") == "model"
     if agent_type and (not wants_model or provider.name == "offline"):
         offline = " (no model configured to plan it)" if wants_model else ""
@@ -89,6 +88,15 @@ def plan_task(
         return PlannedTask(plan=plan, total_steps=0, credits=PLANNING_CREDITS, source="react",
                            reason="agentConfig.planning is react: the model picks each step")
     return _model_plan(provider, goal=goal, agent_type=agent_type, config=config, user_id=user_id, model=model)
+
+
+def own_plan(explicit_plan: dict[str, Any] | None, *, user_id: int | None) -> PlannedTask | None:
+    """The person's own plan as the run stores it (no model needed), or None when the run is planned
+    otherwise. Raises PlanError when the plan is not valid."""
+    explicit = base_plan(explicit_plan)
+    if not explicit:
+        return None
+    return _stored(parse_plan(explicit), source="user", reason="the task's own plan", user_id=user_id, base=explicit)
 
 
 def _model_plan(provider: Provider, *, goal: str, agent_type: str | None, config: dict[str, Any],

@@ -30,8 +30,7 @@ def db_cost(user: Any) -> dict[str, dict[str, Any]]:
             celery_tasks.hop(task.id, 2, 4, mode, task.id, user.id)
         costs[mode] = cost.as_dict()
     task = services.task_create(user=user, title="hot engine", plan=noop_plan(4))
-    services.task_execute(task=task)
-    wakeups.run_next(task.id)  # no plan yet: plans
+    services.task_execute(task=task)  # a person's own plan: planned in the request
     _stepped(wakeups.run_next(task.id))  # step 1, warm
     with counting() as cost:
         outcome = wakeups.run_next(task.id)  # step 2
@@ -46,8 +45,7 @@ def profile_engine(user: Any, steps: int = 40, top: int = 18) -> dict[str, Any]:
 
     wakeups.install()
     task = services.task_create(user=user, title="profile engine", plan=noop_plan(steps))
-    services.task_execute(task=task)
-    wakeups.run_next(task.id)  # plan
+    services.task_execute(task=task)  # planned in the request
     _stepped(wakeups.run_next(task.id))  # warm
     outcomes = []
     profiler = cProfile.Profile()

@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
-from .events import emit
+from . import events
 from .models import Task
 from .models import TaskStatus as S
+from .update_returning import update_returning
 
 TERMINAL = frozenset({S.COMPLETED, S.FAILED, S.CANCELLED})
 ACTIVE = frozenset({S.PLANNING, S.EXECUTING})  # a worker may be holding the task; counts against limits
@@ -77,22 +79,26 @@ def _stamps(target: str) -> dict[str, Any]:
     return {"pause_reason": ""}  # pause and cancel leave the lease to its holder, who finishes the step in flight
 
 
-def apply(name: str, *, task_id: str, **fields: Any) -> bool:
-    """Apply transition `name` if the task's status allows it; True if this call won.
+def apply(name: str, *, task_id: str, lease: str | None = None, **fields: Any) -> bool:
+    """Apply transition `name` if the task's status allows it (and, given `lease`, while that token
+    holds the task's lease); True if this call won.
 
     The winner also stores a status event (published after commit).
     """
     transition = TRANSITIONS[name]
+    rows = Task.objects.filter(id=task_id, status__in=transition.sources)
     with transaction.atomic(savepoint=False):  # often nested in a step's transaction: no savepoint
-        updated = Task.objects.filter(id=task_id, status__in=transition.sources).update(
-            status=transition.target, updated_at=timezone.now(), **{**_stamps(transition.target), **fields}
-        )
-        if updated:
-            emit(task_id, "status", {"status": transition.target, "transition": name,
-                                     **({"error": fields["error"]} if fields.get("error") else {}),
-                                     **({"pauseReason": fields["pause_reason"]} if fields.get("pause_reason")
-                                        else {})})
-    return updated == 1
+        # the status and the event's number in one UPDATE (RETURNING), then the event
+        row = update_returning(
+            rows if lease is None else rows.filter(lease_owner=lease), ["event_seq", "user_id"],
+            status=transition.target, updated_at=timezone.now(), event_seq=F("event_seq") + 1,
+            **{**_stamps(transition.target), **fields})
+        if row is not None:
+            events.store(task_id, int(row[1]), int(row[0]), "status", {
+                "status": transition.target, "transition": name,
+                **({"error": fields["error"]} if fields.get("error") else {}),
+                **({"pauseReason": fields["pause_reason"]} if fields.get("pause_reason") else {})})
+    return row is not None
 
 
 def require(name: str, *, task_id: str, **fields: Any) -> None:

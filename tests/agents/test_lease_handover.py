@@ -34,8 +34,8 @@ def driven(settings, transactional_db, loopback_allowed):
 
 def start(user, hn_url: str) -> Task:
     task = services.task_create(user=user, title="Daily HN Summary", plan=seed_hn_plan(hn_url))
-    services.task_execute(task=task)
-    assert orchestrator.step(task.id) == "planned"
+    task = services.task_execute(task=task)
+    assert (task.status, task.total_steps) == ("executing", 4), "a person's own plan is planned in the request"
     return task
 
 
