@@ -1,7 +1,8 @@
 """python -m bench.run [--quick | --smoke] [--output docs/benchmarks.md]: the whole benchmark in one run.
 
 `--only websocket` runs just the live feed's scenarios (2 workers, daphne), each `ws_repeats` times,
-prints their medians and writes them to websocket.json in the work directory; the report is left alone.
+prints their medians and writes them to websocket.json in the work directory; `--only first_step` the
+time to first step (2 workers), to first_step.json; the report is left alone.
 
 Stages: in-process hot-path counts and profile; one worker: latency per layer (interleaved
 repeats) and steps/s with pg_stat deltas, then memory over many engine steps; two workers:
@@ -28,7 +29,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, default=config.ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--work-dir", type=Path, default=config.ROOT / "var" / "bench",
                         help="probe files, server logs and results.json")
-    parser.add_argument("--only", choices=["websocket"], help="run one stage alone (its results: work dir)")
+    parser.add_argument("--only", choices=["websocket", "first_step"],
+                        help="run one stage alone (its results: work dir)")
     parser.add_argument("--from-results", type=Path, metavar="RESULTS_JSON",
                         help="only rewrite the report from an earlier run's results.json")
     args = parser.parse_args(argv)
@@ -70,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     probe_dir, log_dir = setup(args.work_dir)
     if args.only == "websocket":
         return websocket_alone(args, sizes, probe_dir, log_dir)
+    if args.only == "first_step":
+        return first_step_alone(args, sizes, probe_dir, log_dir)
     from bench import machine, report, sections, stages
 
     started, load_start = time.time(), machine.load_average()
@@ -102,6 +106,21 @@ def websocket_alone(args: argparse.Namespace, sizes: config.Sizes, probe_dir: Pa
     for row in feeds.rows(results["ws"]):
         print("| " + " | ".join(row) + " |")
     print(f"results: {args.work_dir / 'websocket.json'}")
+    return 0
+
+
+def first_step_alone(args: argparse.Namespace, sizes: config.Sizes, probe_dir: Path, log_dir: Path) -> int:
+    from bench import db, machine, stages
+
+    load_start = machine.load_average()
+    owner = db.make_users("bench", 1)[0]
+    results = {"first_step": stages.first_step_alone(sizes, probe_dir, log_dir, owner), "load_start": load_start,
+               "load_end": machine.load_average(), "busy": machine.busy_processes()}
+    (args.work_dir / "first_step.json").write_text(stages.to_json(results))
+    first = results["first_step"]
+    print(f"{sizes.name} sizes, {first['samples']} samples, load {load_start:.2f} → {results['load_end']:.2f}; "
+          f"busy: {results['busy']}\nPOST /execute → first step p50 {first['p50']:.1f} ms, p99 {first['p99']:.1f} ms;"
+          f" the POST p50 {first['post_p50']:.1f} ms")
     return 0
 
 

@@ -58,6 +58,18 @@ def run_all(sizes: Sizes, probe_dir: Path, log_dir: Path) -> dict[str, Any]:
     return results
 
 
+def first_step_alone(sizes: Sizes, probe_dir: Path, log_dir: Path, owner: tuple[Any, str]) -> dict[str, Any]:
+    """Two workers, warmed as in the full run, then the time to first step (`--only first_step`)."""
+    driver, servers = Driver(owner[0], sizes.chain), list[Any]()
+    try:
+        for name in ("w1", "w2"):
+            _started(servers, stack.start_worker(name, probe_dir, log_dir))
+        _warm(driver)
+        return extras.first_step(probe_dir, owner[1], sizes.first_step)
+    finally:
+        _stopped(servers, *servers)
+
+
 def _started(servers: list[Any], server: Any) -> Any:
     servers.append(server)
     return server
