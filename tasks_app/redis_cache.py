@@ -7,15 +7,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
 # INCRBY only an existing key: Django's incr() contract, without its EXISTS-then-INCR race.
 _INCR_EXISTING = "if redis.call('exists', KEYS[1]) == 1 then return redis.call('incrby', KEYS[1], ARGV[1]) end"
 
 
+class _OneClientPerPool(RedisCacheClient):
+    """Django's client makes a new redis.Redis (its ~170 response callbacks) for every command;
+    one per connection pool does the same work (a cache instance belongs to one thread)."""
+
+    def get_client(self, key: Any = None, *, write: bool = False) -> Any:
+        pool = self._get_connection_pool(write)  # type: ignore[attr-defined]  # private in the stubs
+        clients = self.__dict__.setdefault("_clients", {})
+        if id(pool) not in clients:
+            clients[id(pool)] = self._client(connection_pool=pool)  # type: ignore[attr-defined]
+        return clients[id(pool)]
+
+
 class SharedRedisCache(RedisCache):
     def __init__(self, server: str, params: dict[str, Any]):
         super().__init__(server, params)
+        self._class = _OneClientPerPool
         if not self.key_prefix:
             raise ValueError("SharedRedisCache needs a KEY_PREFIX: clear() deletes the keys under it")
 
