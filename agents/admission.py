@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F
 from django.utils import timezone
 
 from tasks_app import leases, lifecycle
@@ -110,12 +110,11 @@ def request_resume(task: Task) -> bool:
 
 def _slot_free(user_id: int) -> bool:
     """Under the admission lock: a slot overall (after those already waiting) and one for this user.
-    One indexed read (status) counts the three."""
-    counts = Task.objects.filter(status__in=[S.QUEUED, *lifecycle.ACTIVE]).aggregate(
-        waiting=Count("id", filter=Q(status=S.QUEUED)), running=Count("id", filter=Q(status__in=lifecycle.ACTIVE)),
-        mine=Count("id", filter=Q(status__in=lifecycle.ACTIVE, user_id=user_id)))
-    free = settings.AGENT_MAX_CONCURRENT - counts["running"]
-    return free > counts["waiting"] and counts["mine"] < settings.AGENT_MAX_CONCURRENT_PER_USER
+    Two indexed reads (status): counting the waiting and the running in one would scan the table."""
+    running = _running_per_user()
+    waiting = Task.objects.filter(status=S.QUEUED).count()
+    free = settings.AGENT_MAX_CONCURRENT - sum(running.values())
+    return free > waiting and running.get(user_id, 0) < settings.AGENT_MAX_CONCURRENT_PER_USER
 
 
 def requeue_failed_run(task_id: str, step: int) -> None:

@@ -1,9 +1,12 @@
 """Estimates come from the recorded steps of the same actions: the owner's median, else everyone's."""
 from __future__ import annotations
 
-import pytest
+from datetime import timedelta
 
-from agents.estimates import estimate
+import pytest
+from django.utils import timezone
+
+from agents.estimates import OWNER_SCAN, estimate
 from tasks_app import services
 from tasks_app.models import Task, TaskExecution
 
@@ -29,6 +32,19 @@ def test_the_owners_own_history_comes_first_then_everyones(user, django_user_mod
     got = estimate(steps, owner_id=user.id)
     # the owner's median http.get (200 ms), everyone's ai.summarize (5000 ms: no run of the owner's)
     assert (got.duration, got.credits, got.tokens, got.from_history) == (200 + 5_000, 5 + 100, 1_000, 2)
+
+
+@pytest.mark.django_db
+def test_the_owners_history_is_looked_for_among_the_actions_latest_steps_in_one_read(
+        user, django_user_model, django_assert_num_queries):
+    other = django_user_model.objects.create_user(username="bo", email="bo@example.com", password="pw-bo-12345")
+    recorded(other, "http.get", *[(1_000, 5, 0)] * (OWNER_SCAN + 50))  # more than the read looks at
+    recorded(user, "http.get", (50, 5, 0))
+    TaskExecution.objects.filter(task__user=user).update(completed_at=timezone.now() - timedelta(days=1))
+    TaskExecution.objects.filter(task__user=other).update(completed_at=timezone.now())
+    with django_assert_num_queries(1):  # the action's latest OWNER_SCAN steps with their owners, at once
+        got = estimate([{"action": "http.get"}], owner_id=user.id)
+    assert got.duration == 1_000, "the owner's one run is older than the action's latest: everyone's median"
 
 
 @pytest.mark.django_db
