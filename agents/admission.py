@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
-from tasks_app import leases, lifecycle
+from tasks_app import lifecycle
 from tasks_app.models import Task, TaskExecution
 from tasks_app.models import TaskStatus as S
 
@@ -72,24 +72,11 @@ def request_run(task: Task, *, fields: dict[str, Any] | None = None) -> bool:
                 lifecycle.require("start", task_id=task.id, **fields)
                 enqueue("plan", task.id, priority=task.priority)
                 return True
-            # planned here: this transaction's commit wakes the first step (agents/first_plan.py)
-            token = leases.new_token()
-            lifecycle.require("start", task_id=task.id, **fields, **leases.held_by(token))
-            first_plan.store(_as_started(task, fields), token, *planned)
+            first_plan.start(task, fields, *planned)  # this transaction's commit wakes the first step
             return True
         lifecycle.require("queue", task_id=task.id, **fields)
     admit()
     return Task.objects.filter(id=task.id, status__in=lifecycle.ACTIVE).exists()
-
-
-def _as_started(task: Task, fields: dict[str, Any]) -> Task:
-    """`task` as the start UPDATE left it, without reading it back: the values it wrote (the lifetime
-    totals it summed in SQL are not needed to store the plan)."""
-    for name, value in fields.items():
-        if not hasattr(value, "resolve_expression"):
-            setattr(task, name, value)
-    task.status = S.PLANNING
-    return task
 
 
 def request_resume(task: Task) -> bool:

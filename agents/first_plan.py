@@ -8,6 +8,7 @@ that commit wakes the first step, with no planning wake-up and broker hop in bet
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from django.db import transaction
 
@@ -33,6 +34,38 @@ def ahead(task: Task) -> tuple[PlannedTask, int] | None:
     return None if planned is None else (planned, int((time.monotonic() - started) * 1000))
 
 
+def start(task: Task, fields: dict[str, Any], planned: PlannedTask, elapsed_ms: int) -> None:
+    """Start the run of `task` (a slot is free, under the admission lock) with the plan made ahead:
+    the plan version, then one UPDATE that starts the run with `fields`, stores the plan and makes
+    it executing (its three events in one INSERT); its commit wakes the first step."""
+    started = _as_started(task, fields)
+    entry, trace = plan_record.stored_version(
+        started, version=1, kind="initial", source=planned.source, at_step=0, reason=planned.reason,
+        plan=planned.plan, tokens=planned.tokens, credits=planned.credits, model=planned.model)
+    lifecycle.start_planned(task_id=task.id, plan_event=entry,
+                            **{**fields, **_plan_fields(started, planned, elapsed_ms, trace)})
+    credits.charge_planning(started, planned.credits, planned.tokens)
+    enqueue("step", task.id, priority=task.priority)
+
+
+def _as_started(task: Task, fields: dict[str, Any]) -> Task:
+    """`task` as starting the run with `fields` leaves it, without reading it back: the values it
+    writes (the lifetime totals it sums in SQL are not needed to store the plan)."""
+    for name, value in fields.items():
+        if not hasattr(value, "resolve_expression"):
+            setattr(task, name, value)
+    task.status = TaskStatus.PLANNING
+    return task
+
+
+def _plan_fields(task: Task, planned: PlannedTask, elapsed_ms: int, trace: dict[str, Any]) -> dict[str, Any]:
+    """What storing the plan writes to the task (read as planning left it)."""
+    return {"plan": planned.plan, "total_steps": planned.total_steps, "plan_tokens": planned.tokens,
+            "plan_credits": planned.credits, "total_credits": task.total_credits + planned.credits,
+            "total_tokens": task.total_tokens + planned.tokens, "execution_time": task.execution_time + elapsed_ms,
+            "execution_trace": trace}
+
+
 def store(task: Task, token: str, planned: PlannedTask, elapsed_ms: int) -> bool:
     """Store the plan of the run `task` (as read in `planning`, its lease held by `token`) and wake
     its first step; False when the run is no longer planning (paused, cancelled meanwhile)."""
@@ -40,10 +73,7 @@ def store(task: Task, token: str, planned: PlannedTask, elapsed_ms: int) -> bool
         trace = plan_record.record(task, version=1, kind="initial", source=planned.source, at_step=0,
                                    reason=planned.reason, plan=planned.plan, tokens=planned.tokens,
                                    credits=planned.credits, model=planned.model)
-        stored = {"plan": planned.plan, "total_steps": planned.total_steps, "plan_tokens": planned.tokens,
-                  "plan_credits": planned.credits, "total_credits": task.total_credits + planned.credits,
-                  "total_tokens": task.total_tokens + planned.tokens,
-                  "execution_time": task.execution_time + elapsed_ms, "execution_trace": trace}
+        stored = _plan_fields(task, planned, elapsed_ms, trace)
         credits.charge_planning(task, planned.credits, planned.tokens)
         # the plan, the lease released and executing in one UPDATE; a task resumed while it was
         # planning is executing already: its plan is stored all the same

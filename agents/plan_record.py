@@ -19,6 +19,16 @@ def record(task: Task, *, version: int, kind: str, source: str, at_step: int, re
     """Store version `version` of the current run's plan; returns the task's trace with its entry.
 
     A wake-up redone after a crash overwrites the version it had begun (one row per version)."""
+    entry, trace = stored_version(task, version=version, kind=kind, source=source, at_step=at_step, reason=reason,
+                                  plan=plan, tokens=tokens, credits=credits, model=model)
+    emit(task.id, "plan", entry)
+    return trace
+
+
+def stored_version(task: Task, *, version: int, kind: str, source: str, at_step: int, reason: str, plan: dict[str, Any],
+                   tokens: int, credits: int, model: str = "") -> tuple[dict[str, Any], dict[str, Any]]:
+    """The PlanVersion row of record(), without the `plan` event: returns the event's payload (the
+    trace's entry) and the task's trace with it, for a caller that numbers the event itself."""
     stored = {key: value for key, value in plan.items() if key != "planning"}
     fields = {"kind": kind, "source": source, "at_step": at_step, "reason": reason[:10_000], "plan": stored,
               "tokens": tokens, "credits": credits, "model": model[:100]}
@@ -28,6 +38,5 @@ def record(task: Task, *, version: int, kind: str, source: str, at_step: int, re
                                     update_fields=list(fields))
     entry = plan_entry(version=version, kind=kind, source=source, at_step=at_step, reason=reason, plan=plan,
                        tokens=tokens, credits=credits)
-    emit(task.id, "plan", entry)
-    return with_plan(task, entry)
+    return entry, with_plan(task, entry)
 

@@ -54,6 +54,16 @@ def store(task_id: str, user_id: int, seq: int, type_: str, payload: dict[str, A
     transaction.on_commit(lambda: publish(task_id, user_id, message))
 
 
+def store_many(task_id: str, user_id: int, numbered: list[tuple[int, str, dict[str, Any]]]) -> None:
+    """Store several events whose numbers the caller took in its own UPDATE, in one INSERT; publish
+    them once committed, in order."""
+    TaskEvent.objects.bulk_create([TaskEvent(task_id=task_id, seq=seq, type=type_, payload=payload)
+                                   for seq, type_, payload in numbered])
+    for seq, type_, payload in numbered:
+        message = live_message({"taskId": task_id, "seq": seq, "type": type_, **payload})
+        transaction.on_commit(lambda message=message: publish(task_id, user_id, message))  # type: ignore[misc]
+
+
 def live_message(event: dict[str, Any]) -> dict[str, Any]:
     """The channel-layer message of an event: its JSON text encoded once here, not once per subscriber;
     taskId and seq beside it so a consumer skips what its refill sent without decoding the text."""

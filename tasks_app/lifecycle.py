@@ -101,6 +101,26 @@ def apply(name: str, *, task_id: str, lease: str | None = None, **fields: Any) -
     return row is not None
 
 
+def start_planned(*, task_id: str, plan_event: dict[str, Any], **fields: Any) -> None:
+    """`start` and `planned` in one UPDATE, for a run whose plan was made before it was admitted: the
+    events are those of the two transitions with the plan's between them, numbered in that UPDATE.
+    Raises TransitionNotAllowed as require() does."""
+    start, planned = TRANSITIONS["start"], TRANSITIONS["planned"]
+    with transaction.atomic(savepoint=False):
+        row = update_returning(
+            Task.objects.filter(id=task_id, status__in=start.sources), ["event_seq", "user_id"],
+            status=planned.target, updated_at=timezone.now(), event_seq=F("event_seq") + 3,
+            **{**_stamps(planned.target), **fields})
+        if row is None:
+            current = Task.objects.filter(id=task_id).values_list("status", flat=True).first()
+            raise TransitionNotAllowed(task_id, "start", current)
+        last, user_id = int(row[0]), int(row[1])
+        events.store_many(task_id, user_id, [
+            (last - 2, "status", {"status": start.target, "transition": "start"}),
+            (last - 1, "plan", plan_event),
+            (last, "status", {"status": planned.target, "transition": "planned"})])
+
+
 def require(name: str, *, task_id: str, **fields: Any) -> None:
     """Like apply(), but raise TransitionNotAllowed naming the current status when it loses."""
     if not apply(name, task_id=task_id, **fields):
