@@ -1,9 +1,10 @@
-"""Storing a run's first plan: its version, the task's plan and counters (in the UPDATE that releases
-the planning lease), the planning charge, and planning -> executing; then the first step is woken.
+"""Storing a run's first plan: its version, the task's plan and counters, the planning charge, and
+planning -> executing; then the first step is woken.
 
-The worker's planning wake-up stores what the planner made (agents/orchestrator.py). A person's own
-plan needs no model, so admission plans it in the transaction that starts the run (agents/admission.py):
-that commit wakes the first step, with no planning wake-up and broker hop in between.
+The worker's planning wake-up stores what the planner made (store: in the UPDATE that releases the
+planning lease; agents/orchestrator.py). A person's own plan needs no model, so admission plans it in
+the transaction that starts the run (start: one UPDATE, no lease; agents/admission.py): that commit
+wakes the first step, with no planning wake-up and broker hop in between.
 """
 from __future__ import annotations
 
@@ -69,7 +70,7 @@ def _plan_fields(task: Task, planned: PlannedTask, elapsed_ms: int, trace: dict[
 def store(task: Task, token: str, planned: PlannedTask, elapsed_ms: int) -> bool:
     """Store the plan of the run `task` (as read in `planning`, its lease held by `token`) and wake
     its first step; False when the run is no longer planning (paused, cancelled meanwhile)."""
-    with transaction.atomic(savepoint=False):  # nested in admission's transaction: no savepoint
+    with transaction.atomic():
         trace = plan_record.record(task, version=1, kind="initial", source=planned.source, at_step=0,
                                    reason=planned.reason, plan=planned.plan, tokens=planned.tokens,
                                    credits=planned.credits, model=planned.model)

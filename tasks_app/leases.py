@@ -28,19 +28,17 @@ def new_token() -> str:
     return f"{WORKER_ID}:{uuid.uuid4().hex[:8]}"
 
 
-def held_by(token: str) -> dict[str, Any]:
-    """The fields of a fresh lease held by `token`, for an UPDATE that takes it."""
-    now = timezone.now()
-    return {"lease_owner": token, "lease_expires_at": now + timedelta(seconds=settings.AGENT_LEASE_SECONDS),
-            "heartbeat_at": now}
-
-
 def take(task_id: str, token: str, statuses: tuple[str, ...] = (S.EXECUTING,)) -> bool:
     """Take the lease if the task is in `statuses` and nobody holds a live lease."""
+    now = timezone.now()
     return (
         Task.objects.filter(id=task_id, status__in=statuses)
-        .filter(Q(lease_owner__isnull=True) | Q(lease_expires_at__lt=timezone.now()))
-        .update(**held_by(token))
+        .filter(Q(lease_owner__isnull=True) | Q(lease_expires_at__lt=now))
+        .update(
+            lease_owner=token,
+            lease_expires_at=now + timedelta(seconds=settings.AGENT_LEASE_SECONDS),
+            heartbeat_at=now,
+        )
         == 1
     )
 
