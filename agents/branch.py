@@ -103,12 +103,12 @@ def _observe(task: Task, token: str, attempt: Attempt) -> str:
         locked = Task.objects.select_for_update().select_related("user").get(id=task.id)
         if decision.verdict != Verdict.CONTINUE:
             attempt.error = f"{attempt.error}{decision.error_note}"
-            save_row(locked, attempt, StepStatus.FAILED)
+            save_row(locked, attempt, StepStatus.FAILED, traced=True)
             _unclaim(locked, attempt)
             fail_task(task.id, token, f"step {attempt.number} ({attempt.action}) failed: {attempt.error}",
                       attempt=attempt)
             return "failed"
-        save_row(locked, attempt, StepStatus.COMPLETED)
+        save_row(locked, attempt, StepStatus.COMPLETED, traced=True)
         _unclaim(locked, attempt)
         record_parallel(locked, attempt)
     enqueue("step", task.id, priority=task.priority)  # fan-in: what waited for this step may start now

@@ -142,7 +142,6 @@ def _settle(task: Task, approval: Approval, *, done: bool, user: Any) -> None:
         return
     row.status, row.output, row.error, row.completed_at = StepStatus.COMPLETED, {"settledBy": settled_by}, None, \
         timezone.now()
-    row.save(update_fields=["status", "output", "error", "completed_at"])
-    trace = with_step(task, settled_entry(row, settled_by=settled_by))
-    Task.objects.filter(id=task.id).update(current_step=row.step, tool_calls=task.tool_calls + 1,
-                                           execution_trace=trace)
+    row.trace_entry = settled_entry(row, settled_by=settled_by)
+    row.save(update_fields=["status", "output", "error", "completed_at", "trace_entry"])
+    Task.objects.filter(id=task.id).update(current_step=row.step, tool_calls=task.tool_calls + 1)

@@ -42,7 +42,6 @@ from .planner import is_reactive, version_of
 from .step_record import save_row, step_event
 from .step_secrets import known_to_step, masked_text, unseal
 from .toolcontext import build_tool_context, reference_context, save_refreshed_credentials
-from .trace import appended, step_entry
 
 log = logging.getLogger(__name__)
 
@@ -282,7 +281,7 @@ def _observe(task: Task, token: str, attempt: Attempt) -> str:
         attempt.error += decision.error_note
     if decision.verdict is Verdict.FAIL:
         with transaction.atomic():
-            save_row(task, attempt, StepStatus.FAILED)
+            save_row(task, attempt, StepStatus.FAILED, traced=True)
             what = "has a wrong plan" if attempt.kind == ErrorKind.PLANNING else "failed"
             why = f"{attempt.error}{decision.fail_note}"
             fail_task(task.id, token, f"step {attempt.number} ({attempt.action}) {what}: {why}", attempt=attempt)
@@ -292,7 +291,7 @@ def _observe(task: Task, token: str, attempt: Attempt) -> str:
         change = {"plan": replan.marked(task, attempt)}
     next_token = leases.new_token()
     with transaction.atomic():
-        save_row(task, attempt, StepStatus.FAILED if attempt.error else StepStatus.COMPLETED)
+        save_row(task, attempt, StepStatus.FAILED if attempt.error else StepStatus.COMPLETED, traced=True)
         _advance(task, token, next_token, attempt, **change)
     enqueue("step", task.id, priority=task.priority, lease=next_token)
     return "step-failed-observed" if attempt.error else "step-completed"
@@ -300,8 +299,8 @@ def _observe(task: Task, token: str, attempt: Attempt) -> str:
 
 def _advance(task: Task, token: str, next_token: str, attempt: Attempt, **extra: Any) -> None:
     """Record the finished step on the task, hand the lease to the next step's wake-up, and publish the
-    step event: the task's counters, its trace (appended in the database), the lease and the event's
-    number in one UPDATE."""
+    step event: the task's counters, the lease and the event's number in one UPDATE (the step's trace
+    entry went with its row)."""
     fields = {
         "current_step": attempt.number, "tool_calls": task.tool_calls + 1,
         "total_tokens": task.total_tokens + attempt.tokens, "total_credits": task.total_credits + attempt.charged,
@@ -309,13 +308,12 @@ def _advance(task: Task, token: str, next_token: str, attempt: Attempt, **extra:
     }
     if attempt.tool_state:
         fields["tool_state"] = attempt.tool_state
-    seq = leases.hand_over(task.id, token, next_token, execution_trace=appended(task, step_entry(attempt)), **fields)
+    seq = leases.hand_over(task.id, token, next_token, **fields)
     if seq is None:
         raise EngineError(f"lost the lease of task {task.id} during step {attempt.number}")
     credits.charge_step(task, attempt)  # in the step's transaction: charged exactly when it is recorded
     for name, value in fields.items():
         setattr(task, name, value)
-    task.__dict__.pop("execution_trace", None)  # deferred again: whoever reads it next gets the database's
     event = step_event(task, attempt)
     events.store(task.id, task.user_id, seq, "step", event)
     webhook_events.step_finished(task, event, attempt.secrets)  # nothing to read unless a step webhook is set

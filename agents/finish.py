@@ -22,7 +22,7 @@ from .errors import DATABASE_DOWN
 from .metrics import record_run
 from .notify import notify
 from .schedules import remove
-from .trace import copy_of, step_entry, with_step
+from .trace import document
 from .types import result_for
 
 if TYPE_CHECKING:
@@ -77,15 +77,14 @@ def unmet_goal(task: Task, steps: list[dict[str, Any]], attempt: Attempt) -> str
 
 
 def fail_task(task_id: str, token: str, error: str, *, attempt: Attempt | None = None) -> bool:
-    """Fail the run with `error` (a user-readable line); the failed step joins the trace."""
+    """Fail the run with `error` (a user-readable line). The failed step, if any, joined the trace with
+    its row (save_row, traced): the dead letter keeps the trace with it."""
     error = redact_output(error, attempt.secrets if attempt is not None else ())
     with transaction.atomic():
         task = Task.objects.select_related("user").get(id=task_id)
         fields: dict[str, Any] = {"error": error[:10_000]}
-        trace = copy_of(task)
         if attempt is not None:
-            trace = with_step(task, step_entry(attempt))
-            fields.update(execution_trace=trace, tool_calls=task.tool_calls + 1,
+            fields.update(tool_calls=task.tool_calls + 1,
                           execution_time=task.execution_time + attempt.duration_ms,
                           total_tokens=task.total_tokens + attempt.tokens,
                           total_credits=task.total_credits + attempt.charged)
@@ -96,7 +95,8 @@ def fail_task(task_id: str, token: str, error: str, *, attempt: Attempt | None =
             record_run(task_id, "failed")
             DeadLetter.objects.create(task_id=task_id, run=task.attempts,
                                       step=attempt.number if attempt else task.current_step + 1,
-                                      action=attempt.action if attempt else "", error=error[:10_000], trace=trace)
+                                      action=attempt.action if attempt else "", error=error[:10_000],
+                                      trace=document(task))
             notify(task, "failed", f"{task.title}: failed. {error}")
         else:
             leases.release(task_id, token)

@@ -82,7 +82,7 @@ def gather(task: Task, rows: dict[int, dict[str, Any]], finished: set[int]) -> b
                           output=[rows[n]["output"] for n in step["items"]], plan_version=version_of(plan))
         with transaction.atomic():
             locked = Task.objects.select_for_update().select_related("user").get(id=task.id)
-            save_row(locked, attempt, StepStatus.COMPLETED)
+            save_row(locked, attempt, StepStatus.COMPLETED, traced=True)
             record_parallel(locked, attempt, tool_call=False)
     return bool(done)
 

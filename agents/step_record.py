@@ -17,13 +17,16 @@ from tasks_app.redact import redact, redact_output
 from . import credits
 from .attempt import Attempt
 from .toolcontext import idempotency_key
-from .trace import appended, step_entry
+from .trace import step_entry
 
 
-def save_row(task: Task, attempt: Attempt, status: str) -> None:
+def save_row(task: Task, attempt: Attempt, status: str, *, traced: bool = False) -> None:
     """Write the step's row: one INSERT or UPDATE when the step knows whether it exists (it holds the
-    task's lease or the step's claim, so nobody else writes it), else update_or_create."""
+    task's lease or the step's claim, so nobody else writes it), else update_or_create. `traced`: the
+    step is done (not to be retried) and its entry joins the run's trace with the row."""
     fields = row_fields(task, attempt, status)
+    if traced:
+        fields["trace_entry"] = step_entry(attempt)
     key: dict[str, Any] = {"task_id": task.id, "run": task.attempts, "step": attempt.number}
     if attempt.row_exists is False:
         TaskExecution.objects.create(**key, **fields)
@@ -61,9 +64,9 @@ def step_event(task: Task, attempt: Attempt) -> dict[str, Any]:
 
 
 def record_parallel(task: Task, attempt: Attempt, *, tool_call: bool = True) -> None:
-    """Add a parallel plan's finished step to the task's counters and trace (the caller locked the task's
-    row: steps finish in any order and at once) and publish its event. A for_each step's gathering
-    of its items' results is no tool call of its own."""
+    """Add a parallel plan's finished step to the task's counters (the caller locked the task's row,
+    as steps finish in any order and at once, and saved the step's row with its trace entry) and
+    publish its event. A for_each step's gathering of its items' results is no tool call of its own."""
     fields: dict[str, Any] = {
         "current_step": task.current_step + 1, "tool_calls": task.tool_calls + int(tool_call),
         "total_tokens": task.total_tokens + attempt.tokens, "total_credits": task.total_credits + attempt.charged,
@@ -71,11 +74,9 @@ def record_parallel(task: Task, attempt: Attempt, *, tool_call: bool = True) -> 
     }
     if attempt.tool_state:
         fields["tool_state"] = {**(task.tool_state or {}), **attempt.tool_state}
-    Task.objects.filter(id=task.id).update(updated_at=timezone.now(),  # the trace appended, as a sequential step's
-                                           execution_trace=appended(task, step_entry(attempt)), **fields)
+    Task.objects.filter(id=task.id).update(updated_at=timezone.now(), **fields)
     for name, value in fields.items():
         setattr(task, name, value)
-    task.__dict__.pop("execution_trace", None)  # deferred again: whoever reads it next gets the database's
     credits.charge_step(task, attempt)  # in the step's transaction: charged exactly when it is recorded
     event = step_event(task, attempt)
     total = task.total_steps

@@ -1,22 +1,23 @@
-"""The execution trace: the one builder of its entries (Task.execution_trace, the trace endpoint).
+"""The execution trace: the one builder of its entries and of the document served (the trace endpoint).
 
 A trace is `{"taskId", "steps": [entry, ...]}`, with `plans` (agents/plan_record.py), a
-`rollback` report or `replayOf` where they apply. Every step entry has `step`, `action`,
+`rollback` report or `replayOf` where they apply. Task.execution_trace stores the document without
+the entries of recorded steps: each is in its step row (TaskExecution.trace_entry), and document()
+puts them together. Every step entry has `step`, `action`,
 `status` and `timestamp`; inputs, outputs and errors are masked (tasks_app/redact.py) before
 they are written, so no secret ever enters a trace.
 """
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import F, Func, JSONField
 from django.utils import timezone
 
+from tasks_app.models import TaskExecution
 from tasks_app.redact import redact, redact_output
 
 if TYPE_CHECKING:
-    from tasks_app.models import Approval, Task, TaskExecution
+    from tasks_app.models import Approval, Task
 
     from .attempt import Attempt
 
@@ -27,8 +28,22 @@ def empty(task_id: str, **extra: Any) -> dict[str, Any]:
 
 
 def copy_of(task: Task) -> dict[str, Any]:
-    """A copy of the task's trace to build on, or an empty one."""
+    """A copy of the task's stored trace document to build on, or an empty one: its plans, rollback
+    report and the entries of steps that have no row (a rejected approval's); see document()."""
     return dict(task.execution_trace or empty(task.id))
+
+
+def document(task: Task) -> dict[str, Any]:
+    """The trace as served (GET /api/agent/{id}/trace, the download, a dead letter): the stored document
+    with the entry of each recorded step of the latest run, which its step row holds (save_row), in the
+    order they happened. A step writes its entry with its row, so step 100 writes what step 2 does
+    (a trace kept whole in the task's row was rewritten whole by every step); a trace stored before
+    rows held their entries keeps its steps in the document."""
+    stored = copy_of(task)
+    rows = TaskExecution.objects.filter(task_id=task.id, run=task.attempts, trace_entry__isnull=False)
+    steps = [*stored.get("steps", []), *rows.values_list("trace_entry", flat=True)]
+    stored["steps"] = sorted(steps, key=lambda entry: entry.get("timestamp") or "")  # ISO times, all UTC
+    return stored
 
 
 def with_step(task: Task, entry: dict[str, Any]) -> dict[str, Any]:
@@ -36,32 +51,6 @@ def with_step(task: Task, entry: dict[str, Any]) -> dict[str, Any]:
     trace = copy_of(task)
     trace["steps"] = [*trace.get("steps", []), entry]
     return trace
-
-
-class AppendedStep(Func):
-    """The task's trace with one more step entry, computed by the database in the step's UPDATE:
-    the worker neither reads nor sends the steps before it, so step 100 costs what step 2 does."""
-
-    output_field = JSONField()
-
-    def __init__(self, task_id: str, entry: dict[str, Any]):
-        super().__init__(F("execution_trace"))
-        self.entry, self.empty = json.dumps(entry), json.dumps(empty(task_id))
-
-    def as_sql(self, compiler: Any, connection: Any, *args: Any, **extra: Any) -> Any:  # PostgreSQL
-        trace, params = compiler.compile(self.get_source_expressions()[0])
-        return (f"jsonb_set(COALESCE({trace}, %s::jsonb), '{{steps}}', "
-                f"COALESCE({trace} -> 'steps', '[]'::jsonb) || jsonb_build_array(%s::jsonb))",
-                (*params, self.empty, *params, self.entry))
-
-    def as_sqlite(self, compiler: Any, connection: Any, *args: Any, **extra: Any) -> Any:
-        trace, params = compiler.compile(self.get_source_expressions()[0])
-        return f"json_insert(COALESCE({trace}, %s), '$.steps[#]', json(%s))", (*params, self.empty, self.entry)
-
-
-def appended(task: Task, entry: dict[str, Any]) -> AppendedStep:
-    """What to write as the task's execution_trace to add `entry` (agents/executor.py's step UPDATE)."""
-    return AppendedStep(task.id, entry)
 
 
 def step_entry(attempt: Attempt) -> dict[str, Any]:
@@ -91,7 +80,8 @@ def settled_entry(row: TaskExecution, *, settled_by: str) -> dict[str, Any]:
 
 
 def replayed(task: Task, replay_id: str, *, before_step: int) -> dict[str, Any]:
-    """A replay's trace: the steps of `task`'s last run before `before_step`, which it keeps."""
+    """A replay's stored trace: the steps of `task`'s last run before `before_step` that its document
+    holds (the step rows it keeps bring their own entries: tasks_app/services.py copies them)."""
     kept = [s for s in (task.execution_trace or {}).get("steps", []) if s.get("step", 0) < before_step]
     return {**empty(replay_id, replayOf=task.id), "steps": kept}
 

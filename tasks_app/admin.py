@@ -14,7 +14,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from . import lifecycle, services
+from . import lifecycle, selectors, services
 from .models import AgentMetrics, Project, Task, TaskEvent, TaskExecution
 from .selectors import task_progress
 
@@ -116,7 +116,7 @@ class TaskAdmin(admin.ModelAdmin):
 
     @admin.display(description="execution trace")
     def trace_pretty(self, task: Task) -> str:
-        return pretty(task.execution_trace)
+        return pretty(selectors.task_trace(task))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # tasks are created through the API, which validates the agent and plan

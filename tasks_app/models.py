@@ -160,6 +160,7 @@ class TaskExecution(models.Model):
     # (never read from the tool's output, which may hold data an outside server wrote)
     compensation = models.JSONField(null=True, blank=True)
     plan_version = models.IntegerField(default=1)  # the PlanVersion of its run it ran from
+    trace_entry = models.JSONField(null=True, blank=True)  # its entry in the run's trace (agents/trace.py)
     # a parallel plan's step is claimed like a task's lease (tasks_app/step_claims.py): who runs it, until when
     claim_owner = models.CharField(max_length=120, null=True, blank=True)
     claim_expires_at = models.DateTimeField(null=True, blank=True)

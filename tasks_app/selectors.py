@@ -95,7 +95,7 @@ def task_estimate(task: Task) -> dict[str, int | None]:
 
 def task_trace(task: Task) -> dict[str, Any]:
     """The seed's GET /api/agent/trace/{taskId}: the latest run's trace (its shape: agents/trace.py)."""
-    return trace.copy_of(task)
+    return trace.document(task)
 
 
 def task_events_since(task: Task, *, after: int) -> list[dict[str, Any]]:

@@ -132,7 +132,7 @@ def _copy_steps(replay: Task, kept: list[TaskExecution]) -> None:
     TaskExecution.objects.bulk_create([
         TaskExecution(task=replay, run=1, step=row.step, action=row.action, tool=row.tool, input=row.input,
                       output=row.output, reasoning=f"(copied from task {row.task_id}) {row.reasoning or ''}",
-                      status=row.status, side_effect=row.side_effect,
+                      status=row.status, side_effect=row.side_effect, trace_entry=row.trace_entry,
                       idempotency_key=f"task:{replay.id}:run:1:step:{row.step}",
                       completed_at=row.completed_at)
         for row in kept

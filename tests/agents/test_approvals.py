@@ -12,6 +12,7 @@ from agents import orchestrator, policies
 from agents.dispatch import INLINE
 from tasks_app import services
 from tasks_app.models import Approval, ApprovalPolicy, Task, TaskExecution
+from tasks_app.selectors import task_trace
 from tests.fakes.anthropic_server import reply_tool_use
 from tests.fakes.webhook_receiver import WebhookReceiver
 
@@ -143,7 +144,7 @@ def test_a_rejection_cancels_a_plan_driven_run_with_the_reason_in_its_trace(user
         assert task.status == "cancelled" and shop.received == []
         assert task.error == ("cancelled: approval of step 1 was rejected by ada: we do not order from them any "
                               "more")
-        [entry] = task.execution_trace["steps"]
+        [entry] = task_trace(task)["steps"]
         assert (entry["status"], entry["reason"], entry["decidedBy"]) == (
             "rejected", "we do not order from them any more", "ada")
 

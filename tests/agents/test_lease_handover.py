@@ -12,11 +12,13 @@ import threading
 import pytest
 from django.core import mail
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from agents import orchestrator
 from tasks_app import services
 from tasks_app.credit_ledger import CreditEntry
 from tasks_app.models import Task, TaskEvent, TaskExecution
+from tasks_app.selectors import task_trace
 
 from .helpers import seed_hn_plan
 
@@ -86,7 +88,7 @@ def test_a_read_step_delivered_twice_at_once_is_recorded_and_charged_once(user, 
     assert TaskExecution.objects.filter(task=task, step=2).count() == 1
     assert TaskEvent.objects.filter(task=task, type="step", payload__step=2).count() == 1
     assert CreditEntry.objects.filter(task_ref=task.id, step=2).count() == 1
-    assert [s["step"] for s in task.execution_trace["steps"]] == [1, 2]
+    assert [s["step"] for s in task_trace(task)["steps"]] == [1, 2]
 
 
 def test_a_side_effect_delivered_twice_at_once_happens_once(user, hn_server, driven):
@@ -109,3 +111,21 @@ def test_a_task_paused_after_the_hand_over_gives_the_lease_back_and_resumes(user
     services.task_resume(task=Task.objects.get(id=task.id))
     assert orchestrator.step(task.id) == "step-completed"
     assert Task.objects.get(id=task.id).current_step == 2
+
+
+def test_a_step_writes_its_trace_entry_with_its_row_and_leaves_the_tasks_trace_alone(user, hn_server, driven):
+    """A trace kept whole in the task's row was rewritten whole by every step (step 100 wrote 100
+    entries); each step's entry goes with its row, and the trace served puts them together."""
+    task = start(user, hn_server.url)
+    assert orchestrator.step(task.id) == "step-completed"
+    with CaptureQueriesContext(connection) as step_2:
+        assert orchestrator.step(task.id, handed_over(task)) == "step-completed"
+    task_writes = [q["sql"] for q in step_2.captured_queries if q["sql"].startswith('UPDATE "tasks_app_task"')]
+    assert len(task_writes) == 1 and "execution_trace" not in task_writes[0]
+    stored = Task.objects.get(id=task.id).execution_trace
+    assert stored["steps"] == [] and [p["version"] for p in stored["plans"]] == [1]
+    served = task_trace(Task.objects.get(id=task.id))
+    assert [(s["step"], s["action"], s["status"]) for s in served["steps"]] == [
+        (1, "http.get", "completed"), (2, "http.getBatch", "completed")]
+    assert served["steps"][1]["input"] == {"ids": [9001, 9002, 9003, 9004, 9005]}
+    assert served["plans"] == stored["plans"]

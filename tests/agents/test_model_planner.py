@@ -7,6 +7,7 @@ import pytest
 from agents import credits
 from tasks_app import services
 from tasks_app.models import PlanVersion, TaskEvent, TaskExecution
+from tasks_app.selectors import task_trace
 from tests.fakes.anthropic_server import reply_tool_use
 
 from .helpers import run_inline
@@ -116,7 +117,7 @@ def test_a_reference_that_does_not_resolve_replans_the_rest_and_the_task_complet
     assert versions[1].reason.startswith("step 2 (http.getBatch) failed: ") and versions[1].tokens == 1_000
     assert len(versions[1].plan["steps"]) == 3 and task.total_steps == 3
     assert task.plan_tokens == versions[0].tokens + 1_000
-    trace = task.execution_trace
+    trace = task_trace(task)
     assert [p["version"] for p in trace["plans"]] == [1, 2] and trace["plans"][1]["kind"] == "replan"
     assert [s["planVersion"] for s in trace["steps"]] == [1, 1, 2]
     assert fake_anthropic.message_requests[1].json["tools"][0]["name"] == "submit_plan"
@@ -168,7 +169,7 @@ def test_the_model_ends_a_replan_honestly_when_the_goal_cannot_be_met(user, hn_s
     second = fake_anthropic.message_requests[1]
     assert [t["name"] for t in second.json["tools"]] == ["submit_plan", "explore", "finish"]
     assert "answered 404" in second.messages[0]["content"]
-    assert task.execution_trace["plans"][-1]["decision"] == "finish" and task.plan_tokens > 0
+    assert task_trace(task)["plans"][-1]["decision"] == "finish" and task.plan_tokens > 0
 
 
 def test_an_empty_result_the_plan_relies_on_is_refined(user, hn_server, fake_anthropic):
@@ -194,7 +195,7 @@ def test_a_refinement_may_keep_the_plan(user, hn_server, fake_anthropic):
     assert task.status == "completed", task.error
     assert TaskExecution.objects.get(task=task, step=2).output["skipped"] is True
     assert PlanVersion.objects.filter(task=task).count() == 1
-    assert task.execution_trace["plans"][-1]["decision"] == "keep" and task.plan["planning"]["replans"] == 1
+    assert task_trace(task)["plans"][-1]["decision"] == "keep" and task.plan["planning"]["replans"] == 1
 
 
 def test_the_model_may_explore_instead_of_planning(user, hn_server, fake_anthropic):

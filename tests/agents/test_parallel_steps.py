@@ -10,6 +10,7 @@ from agents.dag import dependencies, is_parallel, ready
 from agents.orchestrator import sweep
 from tasks_app import services
 from tasks_app.models import Task, TaskEvent, TaskExecution
+from tasks_app.selectors import task_trace
 from tests.fakes import processes
 
 from .helpers import wait_for
@@ -62,7 +63,7 @@ def test_a_parallel_plan_runs_every_step_once_and_fans_in(user, hn_server, inlin
     assert rows[2].input["headers"]["X-Titles"] == f"{titles[0]} + {titles[1]}"  # fan-in: both results resolved
     assert task.current_step == 3 and task.tool_calls == 3 and task.total_steps == 3
     assert task.total_credits == sum(r.credits for r in rows) == 15  # three http.get, each charged once
-    assert sorted(s["step"] for s in task.execution_trace["steps"]) == [1, 2, 3]
+    assert sorted(s["step"] for s in task_trace(task)["steps"]) == [1, 2, 3]
     events = [e.payload for e in TaskEvent.objects.filter(task=task, type="step").order_by("seq")]
     assert sorted(e["step"] for e in events) == [1, 2, 3] and events[-1]["progress"] == 100
     assert set(task.result["outputs"]) == {"first", "second", "both"}
@@ -137,7 +138,7 @@ def test_a_worker_killed_mid_fan_out_loses_nothing_and_runs_each_step_once(user,
     rows = list(TaskExecution.objects.filter(task=task).order_by("step"))
     assert [(r.step, r.status) for r in rows] == [(1, "completed"), (2, "completed"), (3, "completed")]
     assert hn_server.requests.count("/topstories.json") == 1  # the fan-in step ran once
-    assert sorted(s["step"] for s in task.execution_trace["steps"]) == [1, 2, 3]  # each recorded once
+    assert sorted(s["step"] for s in task_trace(task)["steps"]) == [1, 2, 3]  # each recorded once
     assert task.tool_calls == 3 and task.total_credits == sum(r.credits for r in rows) == 15
     assert sorted(e.payload["step"] for e in TaskEvent.objects.filter(task=task, type="step")) == [1, 2, 3]
 
@@ -197,7 +198,7 @@ def test_for_each_runs_one_step_per_item_in_parallel_and_gathers_their_results(u
     assert [s["title"] for s in rows[2].output] == ["Story number 1", "Story number 2", "Story number 3"]
     assert rows[3].input["headers"]["X-Titles"] == "Story number 1|Story number 2|Story number 3"
     assert task.tool_calls == 5  # the gathering step is no call of its own
-    assert [p["kind"] for p in task.execution_trace["plans"]][-1] == "for_each"
+    assert [p["kind"] for p in task_trace(task)["plans"]][-1] == "for_each"
 
 
 def test_for_each_over_something_that_is_not_a_list_fails_clearly(user, hn_server, inline_engine):

@@ -8,6 +8,7 @@ import pytest
 from tasks_app import services
 from tasks_app.models import TaskEvent, TaskExecution
 from tasks_app.redact import MASK, redact, redact_output
+from tasks_app.selectors import task_trace
 from tests.agents.helpers import run_inline
 from tests.fakes.pages import Site
 
@@ -41,7 +42,7 @@ def test_a_configured_key_a_page_echoes_never_reaches_the_trace(user, settings, 
         task = run_inline(services.task_create(user=user, title="echo", plan=plan))
     assert task.status == "completed", task.error
     row = TaskExecution.objects.get(task=task)
-    stored = json.dumps([row.input, row.output, task.execution_trace, task.result,
+    stored = json.dumps([row.input, row.output, task_trace(task), task.result,
                          list(TaskEvent.objects.filter(task=task).values_list("payload", flat=True))])
     assert SECRET not in stored and "t-1234567" not in stored
     assert MASK in json.dumps(row.output) and row.input["url"].endswith(f"/echo?token={MASK}&page=2")

@@ -10,6 +10,7 @@ import pytest
 from tasks_app import services, uploads
 from tasks_app.agent_data import EnrichmentLookup, Lead, Upload
 from tasks_app.models import TaskEvent, TaskExecution
+from tasks_app.selectors import task_trace
 from tests.fakes.pages import Site
 from tests.fakes.pdl_server import KEY
 from tests.fakes.scratch_db import scratch_database
@@ -110,7 +111,7 @@ def test_the_key_never_reaches_steps_trace_or_events(user, pdl_server):
     assert task.status == "completed", task.error
     stored = json.dumps([list(TaskExecution.objects.filter(task=task).values()),
                          list(TaskEvent.objects.filter(task=task).values("payload")),
-                         task.execution_trace, task.result, task.plan], default=str)
+                         task_trace(task), task.result, task.plan], default=str)
     assert KEY not in stored
     assert "data.enrich" in stored
 
