@@ -1,6 +1,7 @@
 """The measurements beside the layers: time to first step, websocket fan-out, worker memory, what-if."""
 from __future__ import annotations
 
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,9 @@ from bench.timings import Probes
 
 def first_step(probe_dir: Path, token: str, samples: int) -> dict[str, Any]:
     measured = api.first_step_latency(probe_dir, token, samples)
-    post = summary_ms(measured["post"])
-    return dict(summary_ms(measured["first_step"]), samples=samples, post_p50=post["p50"])
+    post, in_db = summary_ms(measured["post"]), summary_ms(measured["post_db"])
+    return dict(summary_ms(measured["first_step"]), samples=samples, post_p50=post["p50"], post_db_p50=in_db["p50"],
+                post_statements=statistics.median(measured["post_statements"]))
 
 
 def websocket(probe_dir: Path, daphne: Any, port: int, owner: tuple[Any, str], subscribers: int,

@@ -114,13 +114,15 @@ def first_step_alone(args: argparse.Namespace, sizes: config.Sizes, probe_dir: P
 
     load_start = machine.load_average()
     owner = db.make_users("bench", 1)[0]
-    results = {"first_step": stages.first_step_alone(sizes, probe_dir, log_dir, owner), "load_start": load_start,
-               "load_end": machine.load_average(), "busy": machine.busy_processes()}
+    results: dict[str, Any] = {"first_step": stages.first_step_alone(sizes, probe_dir, log_dir, owner),
+                               "load_start": load_start, "load_end": machine.load_average(),
+                               "busy": machine.busy_processes()}
     (args.work_dir / "first_step.json").write_text(stages.to_json(results))
     first = results["first_step"]
     print(f"{sizes.name} sizes, {first['samples']} samples, load {load_start:.2f} → {results['load_end']:.2f}; "
           f"busy: {results['busy']}\nPOST /execute → first step p50 {first['p50']:.1f} ms, p99 {first['p99']:.1f} ms;"
-          f" the POST p50 {first['post_p50']:.1f} ms")
+          f" the POST p50 {first['post_p50']:.1f} ms ({first['post_statements']:.0f} statements, p50 "
+          f"{first['post_db_p50']:.1f} ms)")
     return 0
 
 
