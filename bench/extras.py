@@ -19,7 +19,7 @@ def first_step(probe_dir: Path, token: str, samples: int) -> dict[str, Any]:
     measured = api.first_step_latency(probe_dir, token, samples)
     post, in_db = summary_ms(measured["post"]), summary_ms(measured["post_db"])
     return dict(summary_ms(measured["first_step"]), samples=samples, post_p50=post["p50"], post_db_p50=in_db["p50"],
-                post_statements=statistics.median(measured["post_statements"]))
+                post_statements=statistics.median(measured["post_statements"]), post_each_ms=measured["post_each"])
 
 
 def websocket(probe_dir: Path, daphne: Any, port: int, owner: tuple[Any, str], subscribers: int,
