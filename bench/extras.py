@@ -8,7 +8,7 @@ from typing import Any
 
 import redis
 
-from bench import api, config, cpu, stack, ws
+from bench import api, config, cpu, db, stack, ws
 from bench.layers import noop_plan
 from bench.probe import DONE_LIST, wait_done
 from bench.stats import summary_ms
@@ -16,10 +16,15 @@ from bench.timings import Probes
 
 
 def first_step(probe_dir: Path, token: str, samples: int) -> dict[str, Any]:
+    """After a CHECKPOINT (db.checkpoint says why); how many buffers the checkpointer wrote meanwhile."""
+    db.checkpoint()
+    written = db.checkpoint_buffers()
     measured = api.first_step_latency(probe_dir, token, samples)
+    after = db.checkpoint_buffers()
     post, in_db = summary_ms(measured["post"]), summary_ms(measured["post_db"])
     return dict(summary_ms(measured["first_step"]), samples=samples, post_p50=post["p50"], post_db_p50=in_db["p50"],
-                post_statements=statistics.median(measured["post_statements"]), post_each_ms=measured["post_each"])
+                post_statements=statistics.median(measured["post_statements"]), post_each_ms=measured["post_each"],
+                checkpoint_buffers=None if written is None or after is None else after - written)
 
 
 def websocket(probe_dir: Path, daphne: Any, port: int, owner: tuple[Any, str], subscribers: int,

@@ -119,6 +119,11 @@ def _post_db(first: dict[str, Any]) -> str:
     return f", of which its {first['post_statements']:.0f} statements p50 {num(first['post_db_p50'], 1)} ms"
 
 
+def _checkpointer(first: dict[str, Any]) -> str:
+    written = first.get("checkpoint_buffers")
+    return "" if written is None else f"; after a CHECKPOINT, the checkpointer wrote {written} buffers meanwhile"
+
+
 def _details(r: dict[str, Any]) -> list[str]:
     first, ws1, ws, rss, load = r["first_step"], r["ws"]["one"], r["ws"]["many"], r["rss"], r["load"]
     paced, spread = r["ws"]["paced"], r["ws"]["spread"]
@@ -126,7 +131,7 @@ def _details(r: dict[str, Any]) -> list[str]:
     out += _table(["measure", "p50", "p95", "p99", "notes"], [
         ["POST /api/agent/execute/{id} → first run_step starts (ms)", num(first["p50"], 1), num(first["p95"], 1),
          num(first["p99"], 1), f"{first['samples']} one-step tasks, one at a time, 2 workers idle; the POST "
-         f"itself: p50 {num(first['post_p50'], 1)} ms{_post_db(first)}"],
+         f"itself: p50 {num(first['post_p50'], 1)} ms{_post_db(first)}{_checkpointer(first)}"],
         ["commit → websocket receive, 1 subscriber (ms)", num(ws1["p50"], 1), num(ws1["p95"], 1),
          num(ws1["p99"], 1), f"{ws1['events']} events"],
         [f"commit → websocket receive, {ws['subscribers']} subscribers, steps back to back (ms)", num(ws["p50"], 1),
