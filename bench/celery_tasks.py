@@ -1,12 +1,14 @@
 """The floor layers: a Celery task that re-enqueues itself, optionally with the engine's writes and events.
 
 mode "floor": only the broker. "db": each hop also inserts an execution row, updates the
-task row and inserts an event, in one transaction (what the engine must write per step).
+task row, debits the step in the credit ledger (the product's credit_ledger.debit, as the engine's
+step does) and inserts an event, in one transaction (what the engine writes per step).
 "events": and publishes the event to the task's and the user's channel groups after commit,
 through the product's events.publish, as the engine does.
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from celery import shared_task
@@ -37,6 +39,7 @@ def send(chain_id: str, step: int, total: int, mode: str, task_id: str = "", use
 
 
 def _write_step(chain_id: str, step: int, mode: str, task_id: str, user_id: int) -> None:
+    from tasks_app.credit_ledger import debit
     from tasks_app.events import live_message, publish
     from tasks_app.models import Task, TaskEvent, TaskExecution
 
@@ -48,6 +51,8 @@ def _write_step(chain_id: str, step: int, mode: str, task_id: str, user_id: int)
                                      completed_at=timezone.now())
         Task.objects.filter(id=task_id).update(current_step=step, event_seq=F("event_seq") + 1,
                                                tool_calls=F("tool_calls") + 1, updated_at=timezone.now())
+        debit(task=SimpleNamespace(id=task_id, user_id=user_id, agent_type=None), run=1, step=step, reason="tool",
+              amount=1, action="noop.pass")
         TaskEvent.objects.create(task_id=task_id, seq=step, type="step", payload=payload)
         if mode == "events":
             message = live_message({"taskId": task_id, "seq": step, "type": "step", **payload})

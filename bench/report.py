@@ -92,7 +92,7 @@ def markdown(r: dict[str, Any]) -> str:
     out += _table(["layer", "p50 (ms), default", "p50, persistent", "p99 (ms), default", "p99, persistent",
                    "steps/s 1 worker, default", "steps/s, persistent", "connections / step, default",
                    "connections / step, persistent"], what_if_rows(r))
-    out += ["", *sections.growth(r), "", *sections.backlog(r), ""]
+    out += ["", *sections.growth(r), "", *sections.lock_queue(r), "", *sections.backlog(r), ""]
     out += _details(r)
     out += sections.profile_before(r)
     return "\n".join(out)

@@ -36,6 +36,21 @@ def gap(r: dict[str, Any]) -> str:
             f"statements and code (engine − layer 3) {num(lat['engine'] - lat['events'])} ms.")
 
 
+def lock_queue(r: dict[str, Any]) -> list[str]:
+    """bench/locks.py's play: what a migration does to the steps if a step's read is in its write transaction."""
+    q = r.get("lock_queue")
+    if not q:
+        return []
+    rows = [[label, num(1000 * q[key]["other_read_s"], 1), num(1000 * q[key]["alter_s"], 1)]
+            for label, key in (("in the step's write transaction, held across the call", "in_transaction"),
+                               ("in autocommit before the call (the engine)", "autocommit"))]
+    return [f"### Why a step's read is not in its write transaction (a {q['hold_s']:.1f} s tool call, a migration)",
+            "", "A step reads its task, then calls its tool for "
+            f"{q['hold_s']:.1f} s; 0.1 s in, a migration's `ALTER TABLE tasks_app_task ADD COLUMN` arrives; 0.2 s "
+            "in, another step reads its task (bench/locks.py, three connections on the bench database).", "",
+            *table(["the first step's read", "the other step's read (ms)", "the ALTER waited (ms)"], rows)]
+
+
 def growth(r: dict[str, Any]) -> list[str]:
     g = r["growth"]
     counts = [g["counts"][str(g["early"])], g["counts"][str(g["late"])]]

@@ -8,7 +8,7 @@ from typing import Any
 
 import redis
 
-from bench import api, backlog, config, db, extras, feeds, growth, hotpath, perf, stack
+from bench import api, backlog, config, db, extras, feeds, growth, hotpath, locks, perf, stack
 from bench.config import Sizes
 from bench.layers import LAYERS, Driver
 
@@ -48,6 +48,7 @@ def run_all(sizes: Sizes, probe_dir: Path, log_dir: Path) -> dict[str, Any]:
         results["rss"] = extras.memory(rss_before, extras.memory_reading(w1, probe_dir))
         _stopped(servers, w1)
         results["whatif"] = what_if(driver, sizes, probe_dir, log_dir, servers)
+        results["lock_queue"] = locks.measure()  # no worker is running: only its three connections
     except Exception:
         for server in servers:
             print(f"--- {server.name} log ---\n{server.tail(30)}")
