@@ -1,5 +1,5 @@
-"""What a step reads before it acts, in one SELECT: the task whose lease it holds (its trace left
-out: it only grows, and is appended to in the database), the owner, the facts that spare the
+"""What a step reads before it acts, in one SELECT: the task whose lease it holds (its stored trace
+left out: a step writes its entry with its row and never reads the trace), the owner, the facts that spare the
 step further reads (tasks_app/owner_facts.py), and how an earlier attempt of the step ended.
 
 With this, a plan step of an owner without stored secrets, policy overrides or step webhooks,
