@@ -49,14 +49,19 @@ def checkpoint_buffers() -> int | None:
 
 
 def make_users(prefix: str, count: int) -> list[tuple[Any, str]]:
-    """`count` users with API tokens: [(user, token key)]."""
+    """`count` users with API tokens and credits for every step of a run (the layers debit each hop as the
+    engine debits each step; a signup grant alone runs out, and the engine pauses an owner's runs then):
+    [(user, token key)]."""
     from django.contrib.auth import get_user_model
     from rest_framework.authtoken.models import Token
+
+    from tasks_app import credit_ledger
 
     user_model = get_user_model()
     users = []
     for i in range(count):
         user = user_model.objects.create_user(username=f"{prefix}{i}", email=f"{prefix}{i}@bench.local")
+        credit_ledger.grant(user_id=user.id, amount=1_000_000_000, note="bench")
         users.append((user, Token.objects.create(user=user).key))
     return users
 
