@@ -87,7 +87,7 @@ PHASES = [
     ("agents/executor.py", "_save_row", "save the step row (update_or_create)"),
     ("agents/step_record.py", "save_row", "save the step row (INSERT)"),
     ("tasks_app/leases.py", "release", "release the lease + task fields + trace (UPDATE)"),
-    ("tasks_app/leases.py", "hand_over", "hand the lease to the next wake-up + task fields + trace (UPDATE)"),
+    ("tasks_app/leases.py", "hand_over", "hand the lease to the next wake-up + task fields (UPDATE)"),
     ("tasks_app/events.py", "emit", "number and store the event"),
     ("tasks_app/events.py", "store", "store the event (INSERT)"),
     ("django/db/transaction.py", "__exit__", "atomic blocks exit (COMMIT, then on-commit publish)"),
