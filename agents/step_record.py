@@ -10,6 +10,7 @@ from typing import Any
 from django.utils import timezone
 
 from tasks_app import webhook_events
+from tasks_app.compiled_insert import CompiledInsert
 from tasks_app.events import emit
 from tasks_app.models import StepStatus, Task, TaskExecution
 from tasks_app.redact import redact, redact_output
@@ -18,6 +19,8 @@ from . import credits
 from .attempt import Attempt
 from .toolcontext import idempotency_key
 from .trace import step_entry
+
+STEP_ROW = CompiledInsert(TaskExecution)  # a sequential step inserts its row once: every step
 
 
 def save_row(task: Task, attempt: Attempt, status: str, *, traced: bool = False) -> None:
@@ -29,7 +32,7 @@ def save_row(task: Task, attempt: Attempt, status: str, *, traced: bool = False)
         fields["trace_entry"] = step_entry(attempt)
     key: dict[str, Any] = {"task_id": task.id, "run": task.attempts, "step": attempt.number}
     if attempt.row_exists is False:
-        TaskExecution.objects.create(**key, **fields)
+        STEP_ROW.insert(**key, **fields)
     elif attempt.row_exists:
         TaskExecution.objects.filter(**key).update(**fields)
     else:

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Exists, OuterRef, Q, Subquery, Sum
 
+from .compiled_insert import CompiledInsert
 from .owner_facts import known
 
 
@@ -100,6 +101,9 @@ def balance(user_id: int) -> int:
     return int(CreditBalance.objects.filter(user_id=user_id).values_list("balance", flat=True).first() or 0)
 
 
+DEBIT_ROW = CompiledInsert(CreditEntry, ignore_conflicts=True)  # every charged step writes one
+
+
 def debit(*, task: Any, run: int, step: int, reason: str, amount: int, **details: Any) -> None:
     """Charge `amount` credits for the task's step; nothing is written if it was charged already
     (one INSERT that the unique constraint turns into nothing: ON CONFLICT DO NOTHING).
@@ -108,9 +112,8 @@ def debit(*, task: Any, run: int, step: int, reason: str, amount: int, **details
     every charged step does first; a debit does not depend on it."""
     if amount <= 0:
         return
-    CreditEntry.objects.bulk_create([CreditEntry(
-        task_ref=task.id, run=run, step=step, reason=reason, user_id=task.user_id, task_id=task.id,
-        agent_type=task.agent_type or "custom", amount=-amount, **details)], ignore_conflicts=True)
+    DEBIT_ROW.insert(task_ref=task.id, run=run, step=step, reason=reason, user_id=task.user_id, task_id=task.id,
+                     agent_type=task.agent_type or "custom", amount=-amount, **details)
 
 
 def charged(task_id: str, run: int) -> int:

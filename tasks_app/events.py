@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import F
 
 from . import publish_loop
+from .compiled_insert import CompiledInsert
 from .models import Task, TaskEvent
 from .update_returning import update_returning
 
@@ -46,10 +47,13 @@ def _next_seq(task_id: str) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
+EVENT_ROW = CompiledInsert(TaskEvent)  # every step stores one
+
+
 def store(task_id: str, user_id: int, seq: int, type_: str, payload: dict[str, Any]) -> None:
     """Store an event whose number the caller took in its own UPDATE of the task (a step's release,
     tasks_app/leases.py), in the caller's transaction; publish it once committed."""
-    TaskEvent.objects.create(task_id=task_id, seq=seq, type=type_, payload=payload)
+    EVENT_ROW.insert(task_id=task_id, seq=seq, type=type_, payload=payload)
     message = live_message({"taskId": task_id, "seq": seq, "type": type_, **payload})
     transaction.on_commit(lambda: publish(task_id, user_id, message))
 
