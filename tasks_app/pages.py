@@ -110,6 +110,7 @@ def _wizard(request: HttpRequest, form: TaskWizardForm, wait: float | None) -> H
 def _task_context(task: Task) -> dict[str, Any]:
     return {
         "task": task, "progress": selectors.task_progress(task), "steps": list(selectors.task_steps(task)),
+        "trace": selectors.task_trace(task),
         "approvals": selectors.approvals_pending_for_task(task),
         "finished": task.status in TERMINAL,
         "irreversible": selectors.task_irreversible_steps(task) if task.status not in TERMINAL else [],

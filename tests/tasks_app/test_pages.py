@@ -40,12 +40,14 @@ def finished(user):
                                attempts=1, current_step=2, total_steps=2, total_credits=130, execution_time=2400,
                                last_run_at=timezone.now(),
                                result={"summary": "five stories"},
-                               execution_trace={"taskId": "t", "steps": [{"step": 1, "reasoning": "fetch <top>"}]})
-    for n, action in enumerate(["http.get", "ai.summarize"], start=1):
+                               execution_trace={"taskId": "t", "steps": []})
+    for n, action in enumerate(["http.get", "ai.summarize"], start=1):  # each step's trace entry is in its row
         TaskExecution.objects.create(task=task, run=1, step=n, action=action, tool=action.split(".")[0],
                                      input={"url": f"https://example.org/{n}"}, output={"items": [n]},
                                      reasoning=f"reason {n}", status="completed", credits=65, duration=1200,
-                                     idempotency_key=f"task:{task.id}:run:1:step:{n}")
+                                     idempotency_key=f"task:{task.id}:run:1:step:{n}",
+                                     trace_entry={"step": n, "reasoning": "fetch <top>" if n == 1 else f"reason {n}",
+                                                  "action": action, "timestamp": f"2026-12-03T10:00:0{n}+00:00"})
     return task
 
 
