@@ -13,6 +13,7 @@ import redis
 from bench import config
 from bench.layers import noop_plan
 from bench.probe import DONE_LIST, wait_done
+from bench.queries import counting
 from bench.timings import Probes
 
 
@@ -38,23 +39,20 @@ def execute(client: Any, task_id: str) -> int:
 def first_step_latency(probe_dir: Path, token: str, samples: int) -> dict[str, Any]:
     """One 1-step task at a time: seconds from the POST to its first run_step starting, the POST itself,
     and the seconds its statements spent in the database (sent to answered, as Django's execute sees them)."""
-    from django.db import connection
-
     client, broker = client_for(token), redis.Redis.from_url(config.REDIS_URL)
     ids = [create_task(client, 1, "first step") for _ in range(samples)]
     posted, answered, in_db, statements = {}, [], [], []
     each: dict[str, list[float]] = {}  # the POST's statements, in order: seconds per sample
     for task_id in ids:
         broker.delete(DONE_LIST)
-        timer = StatementTimer()
-        with connection.execute_wrapper(timer):
+        with counting() as cost:
             posted[task_id] = time.time()
             status = execute(client, task_id)
             answered.append(time.time() - posted[task_id])
-        in_db.append(timer.seconds)
-        statements.append(float(timer.count))
-        for sql, took in timer.each:
-            each.setdefault(sql, []).append(took)
+        in_db.append(cost.seconds)
+        statements.append(float(cost.statements))
+        for position, (sql, took) in enumerate(cost.timed, start=1):
+            each.setdefault(f"{position}: {sql}", []).append(took)
         if status != 202 or wait_done(broker, 60) is None:
             raise RuntimeError(f"task {task_id} did not run (execute answered {status})")
     probes = Probes(probe_dir)
@@ -62,22 +60,6 @@ def first_step_latency(probe_dir: Path, token: str, samples: int) -> dict[str, A
             "post_db": in_db, "post_statements": statements,
             "post_each": {sql: 1000 * statistics.median(times) for sql, times in each.items()}}
 
-
-class StatementTimer:
-    """An execute_wrapper: how many statements ran and the seconds they took (about 5 µs each of its own)."""
-
-    def __init__(self) -> None:
-        self.count, self.seconds, self.each = 0, 0.0, list[tuple[str, float]]()
-
-    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            took = time.perf_counter() - started
-            self.count += 1
-            self.seconds += took
-            self.each.append((f"{self.count}: {sql[:70]}", took))
 
 
 class QueueSampler(threading.Thread):

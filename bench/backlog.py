@@ -49,7 +49,7 @@ def _fresh(tasks: int) -> tuple[Any, str, list[str]]:
 
     call_command("flush", verbosity=0, interactive=False)
     redis.Redis.from_url(config.REDIS_URL).flushdb()  # the wake-ups the in-process steps sent
-    db.checkpoint()  # the bulk insert's and the flush's dirty pages, written before steps are timed
+    db.checkpoint()  # the flush's dirty pages, written before steps are timed
     user, token = db.make_users("backlog", 1)[0]
     return user, token, [growth.prepared(user, title=f"backlog sample {i}") for i in range(tasks)]
 
@@ -99,7 +99,7 @@ def _fill(user: Any, queued: int, rows: int) -> dict[str, Any]:
             model.objects.bulk_create(objects)
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")  # what autovacuum would do after such a change
-    db.checkpoint()  # the bulk insert's and the flush's dirty pages, written before steps are timed
+    db.checkpoint()  # the bulk insert's dirty pages, written before steps are timed
     return {"seconds": time.monotonic() - started, "users": len(owners), "done_tasks": len(done)}
 
 

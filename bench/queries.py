@@ -1,4 +1,5 @@
-"""Counting what one step asks of the database, in this process: statements, writes, commits.
+"""Counting what one step (or one request) asks of the database, in this process: statements, writes,
+commits, and the time each statement took.
 
 Django's execute_wrapper sees every statement (and the rows a write changed); the commit of an
 atomic block is counted by wrapping the connection's commit(). A statement outside any atomic
@@ -7,6 +8,7 @@ one that changed at least one row.
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,7 +25,12 @@ class DbCost:
     commits: int = 0  # transactions, read-only ones included
     write_commits: int = 0
     sql: list[str] = field(default_factory=list)  # each statement, shortened, with T (in a transaction) or A
+    timed: list[tuple[str, float]] = field(default_factory=list)  # each statement, shortened, and its seconds
     _pending_write: bool = False
+
+    @property
+    def seconds(self) -> float:
+        return sum(took for _, took in self.timed)
 
     def as_dict(self) -> dict[str, int]:
         return {"statements": self.statements, "writes": self.writes, "rows": self.rows, "commits": self.commits,
@@ -37,7 +44,9 @@ def counting() -> Iterator[DbCost]:
     cost = DbCost()
 
     def wrapper(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        started = time.perf_counter()
         result = execute(sql, params, many, context)
+        cost.timed.append((sql[:70], time.perf_counter() - started))
         is_write = sql.lstrip().upper().startswith(WRITES)
         changed = max(0, context["cursor"].rowcount) if is_write else 0
         cost.statements += 1
