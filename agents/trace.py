@@ -41,6 +41,7 @@ def document(task: Task) -> dict[str, Any]:
     rows held their entries keeps its steps in the document."""
     stored = copy_of(task)
     rows = TaskExecution.objects.filter(task_id=task.id, run=task.attempts, trace_entry__isnull=False)
+    rows = rows.order_by()  # no ORDER BY: sorted below, with the stored document's entries
     steps = [*stored.get("steps", []), *rows.values_list("trace_entry", flat=True)]
     stored["steps"] = sorted(steps, key=lambda entry: entry.get("timestamp") or "")  # ISO times, all UTC
     return stored

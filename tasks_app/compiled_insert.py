@@ -60,6 +60,6 @@ class CompiledInsert:
             values = ", ".join(["%s"] * len(self._fields))
             conflict = self._on_conflict
             suffix = ops.on_conflict_suffix_sql(self._fields, conflict, None, None) if conflict else ""
-            sql = self._sql[connection.vendor] = (f"{ops.insert_statement(on_conflict=self._on_conflict)} {table} "
+            sql = self._sql[connection.vendor] = (f"{ops.insert_statement(on_conflict=conflict)} {table} "
                                                   f"({columns}) VALUES ({values}) {suffix}").rstrip()
         return sql
